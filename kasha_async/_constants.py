@@ -1,0 +1,54 @@
+"""Defaults in one place: routes, timeouts, limits and retry numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+#: Operation name -> (HTTP method, path). Paths include ``/v2`` (CONTRACT.md §3).
+#: A client can override any of them with ``KashaClient(routes={...})``.
+ROUTES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "payments.create_session": ("POST", "/v2/payment-session"),
+        "payouts.create_session": ("POST", "/v2/payout-session"),
+        "payments.options": ("POST", "/v2/payment-options"),
+        "payments.suboptions": ("POST", "/v2/payment-suboptions"),
+        "payments.post": ("POST", "/v2/payment"),
+        "payments.hybrid": ("POST", "/v2/hybrid-payment"),
+        "payouts.options": ("POST", "/v2/payout-options"),
+        "payouts.suboptions": ("POST", "/v2/payout-suboptions"),
+        "payouts.create": ("POST", "/v2/payout"),
+        "payouts.settle": ("POST", "/v2/settle-payout"),
+        "refunds.create": ("POST", "/v2/refund"),
+        "transactions.get": ("GET", "/v2/transactions/{transaction_id}"),
+    }
+)
+
+#: The provider's public host: offered as a constant, never used silently (CONTRACT.md §1).
+PRODUCTION_BASE_URL = "https://api-gateway.kasha.io"
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
+#: Deadline for one call, including every retry and backoff.
+DEFAULT_TOTAL_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_POOL_SIZE = 1000
+DEFAULT_POOL_SIZE_PER_HOST = 0  # 0: only the total limit applies
+#: Larger answers are refused with ResponseFormatError instead of filling memory.
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+SESSION_LIFETIME_SECONDS = 30 * 60
+
+RETRY_BACKOFF_INITIAL = 0.5
+RETRY_BACKOFF_MAX = 8.0
+RETRY_AFTER_CAP = 60.0
+#: Retry budget: retries may add this fraction to traffic ...
+RETRY_BUDGET_RATIO = 0.1
+#: ... plus this many retries per second whatever the traffic (the floor) ...
+RETRY_BUDGET_FLOOR_PER_SECOND = 2.0
+#: ... and the bucket never holds more than this many retries.
+RETRY_BUDGET_MAX_TOKENS = 20.0
+
+ENV_API_KEY = "KASHA_API_KEY"
+ENV_BASE_URL = "KASHA_BASE_URL"
+ENV_SIGNATURE_KEY = "KASHA_SIGNATURE_KEY"

@@ -1,0 +1,318 @@
+"""The exception tree of kasha-async.
+
+::
+
+    KashaError
+    ├── ConfigError (ValueError)          bad client configuration, found before any I/O
+    ├── InvalidRequestError (ValueError)  bad request arguments or form data, before any I/O
+    ├── FlowStateError (RuntimeError)     a flow step called out of order
+    │   ├── SessionExpiredError           the 30-minute session is over (client side)
+    │   └── SessionAlreadyUsedError       the session's one payment/payout was already sent
+    ├── TransportError                    the HTTP exchange itself failed
+    │   └── RequestNotSentError           certainly never reached the server: safe to retry
+    ├── OutcomeUnknownError               may have been processed: reconcile, never resend blindly
+    │   └── ConnectionLostError (TransportError)  reset/timeout after the request was written
+    ├── APIStatusError                    .status_code .body_excerpt .transaction_id .code
+    │   ├── BadRequestError 400 · AuthenticationError 401 · NotFoundError 404
+    │   ├── ConflictError 409 · SessionGoneError 410 · RateLimitError 429
+    │   └── ServerError 5xx
+    ├── DeclinedError                     .code (KashaErrorCode) .reason .transaction_id
+    │   └── ValidationError               codes 1000-1009: fix the request, the session survives
+    └── ResponseFormatError               the body is not JSON or not the contract's shape
+
+Code 1100 ("contact support to confirm payment") is an ``OutcomeUnknownError``,
+not a decline. HTTP errors are turned into this tree by one function,
+:func:`error_from_response`; aiohttp exceptions by one function in ``_http``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ._codes import KashaErrorCode
+
+_EXCERPT_LIMIT = 500
+# Values of these JSON keys never leave the process in an excerpt or a message.
+_SECRET_KEYS = re.compile(
+    rb'("(?:cardnum|cardNumber|cardcvv|cvv|cvc|expiryyear|expirymonth|expiry|'
+    rb'x-api-key|apiKey|api_key|signature|password|token|storedToken)"\s*:\s*)'
+    rb'("(?:[^"\\]|\\.)*"|-?[0-9.eE+-]+)',
+    re.IGNORECASE,
+)
+_CARD_NUMBER = re.compile(rb"\b(?:\d[ -]?){12,18}\d\b")
+
+
+def redact_bytes(body: bytes, limit: int = _EXCERPT_LIMIT) -> str:
+    """Return a short, printable excerpt of ``body`` with secrets and card numbers masked."""
+    head = body[: limit * 2]
+    head = _SECRET_KEYS.sub(rb'\1"[REDACTED]"', head)
+    head = _CARD_NUMBER.sub(b"[REDACTED-PAN]", head)
+    text = head.decode("utf-8", errors="replace")
+    if len(text) > limit or len(body) > len(head):
+        return text[:limit] + "…"
+    return text
+
+
+class KashaError(Exception):
+    """Base class of every error this package raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transaction_id: str | None = None,
+        status_code: int | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transaction_id = transaction_id
+        self.status_code = status_code
+        self.body_excerpt = body_excerpt
+
+
+class ConfigError(KashaError, ValueError):
+    """The client was configured wrongly (missing key or URL, bad option)."""
+
+
+class InvalidRequestError(KashaError, ValueError):
+    """Request arguments failed validation before anything was sent.
+
+    ``problems`` lists every problem found, not just the first.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
+
+
+class FlowStateError(KashaError, RuntimeError):
+    """A flow step was called in a state that does not allow it; nothing was sent."""
+
+
+class SessionExpiredError(FlowStateError):
+    """The session's 30 minutes are over; start a new flow."""
+
+
+class SessionAlreadyUsedError(FlowStateError):
+    """The session already carried its one payment or payout: reconcile, do not resend."""
+
+
+class TransportError(KashaError):
+    """The HTTP exchange failed below the HTTP status level."""
+
+
+class RequestNotSentError(TransportError):
+    """The request certainly never reached the server (DNS, refused, connect timeout)."""
+
+
+class OutcomeUnknownError(KashaError):
+    """The request may have been processed; reconcile with ``transactions.get``, never resend blindly."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transaction_id: str | None = None,
+        session_id: str | None = None,
+        status_code: int | None = None,
+        body_excerpt: str | None = None,
+        code: KashaErrorCode | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            transaction_id=transaction_id,
+            status_code=status_code,
+            body_excerpt=body_excerpt,
+        )
+        self.session_id = session_id
+        self.code = code
+
+
+class ConnectionLostError(TransportError, OutcomeUnknownError):
+    """The connection broke (reset, read timeout, truncated body) after the request was written."""
+
+
+class APIStatusError(KashaError):
+    """The server answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body_excerpt: str | None = None,
+        transaction_id: str | None = None,
+        code: KashaErrorCode | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            transaction_id=transaction_id,
+            status_code=status_code,
+            body_excerpt=body_excerpt,
+        )
+        self.status_code: int = status_code
+        self.code = code
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400 without a code from the reference table."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: wrong API key or signature. Never retried."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: unknown transaction or session."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409: the session was already used, or the payout is not PENDING."""
+
+
+class SessionGoneError(APIStatusError):
+    """HTTP 410: the server says the session expired."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: slow down; ``retry_after`` holds the server's hint in seconds."""
+
+
+class ServerError(APIStatusError):
+    """HTTP 5xx: a fault on the provider's side."""
+
+
+class DeclinedError(KashaError):
+    """The provider declined the operation; ``code`` says why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: KashaErrorCode,
+        reason: str,
+        transaction_id: str | None = None,
+        status_code: int | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            transaction_id=transaction_id,
+            status_code=status_code,
+            body_excerpt=body_excerpt,
+        )
+        self.code = code
+        self.reason = reason
+
+
+class ValidationError(DeclinedError):
+    """Codes 1000-1009: the request was invalid; the session can be used again."""
+
+
+class ResponseFormatError(KashaError):
+    """The response body is not JSON, is truncated or too large, or not the contract's shape."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: SessionGoneError,
+    429: RateLimitError,
+}
+
+
+def _parse_code(value: object) -> KashaErrorCode | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return KashaErrorCode(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return KashaErrorCode(int(value))
+    return None
+
+
+def _error_fields(body: object) -> tuple[KashaErrorCode | None, str | None, str | None]:
+    """Pull (code, message, transaction id) out of an error body of any tolerated shape."""
+    if isinstance(body, list) and len(body) == 1:
+        body = body[0]
+    if not isinstance(body, Mapping):
+        return None, None, None
+    errors: Any = body.get("errors")
+    if isinstance(errors, list) and errors:
+        errors = errors[0]
+    code = msg = None
+    if isinstance(errors, Mapping):
+        code = _parse_code(errors.get("code"))
+        raw_msg = errors.get("msg") or errors.get("message")
+        msg = raw_msg if isinstance(raw_msg, str) else None
+    if code is None:
+        code = _parse_code(body.get("errorCode"))
+    result = body.get("result")
+    tx = result.get("transactionId") if isinstance(result, Mapping) else None
+    tx = tx or body.get("transactionId")
+    return code, msg, tx if isinstance(tx, str) else None
+
+
+def error_from_response(
+    status: int,
+    body: object,
+    raw: bytes,
+    *,
+    retry_after: float | None = None,
+) -> KashaError:
+    """Map one HTTP error response (or a 200 with ``resultType: error``) to the exception tree.
+
+    This is the only place that decides which exception an answer becomes.
+    """
+    code, msg, tx = _error_fields(body)
+    excerpt = redact_bytes(raw)
+    if code is not None and status in (200, 400):
+        reason = msg or code.reason
+        text = f"{reason} (code {code.value})"
+        if code.is_outcome_unknown:
+            return OutcomeUnknownError(
+                f"Outcome unknown: {text}; reconcile by transaction lookup",
+                transaction_id=tx,
+                status_code=status,
+                body_excerpt=excerpt,
+                code=code,
+            )
+        cls = ValidationError if code.is_validation else DeclinedError
+        return cls(
+            f"Declined: {text}",
+            code=code,
+            reason=reason,
+            transaction_id=tx,
+            status_code=status,
+            body_excerpt=excerpt,
+        )
+    if code is None and status < 300:
+        # A 2xx that says "error" without a code: 999 is the table's "unmapped" code.
+        code = KashaErrorCode.MISCELLANEOUS_ERROR
+        return DeclinedError(
+            f"Declined: {msg or code.reason} (no code given)",
+            code=code,
+            reason=msg or code.reason,
+            transaction_id=tx,
+            status_code=status,
+            body_excerpt=excerpt,
+        )
+    status_cls = _STATUS_CLASSES.get(status)
+    if status_cls is None:
+        status_cls = ServerError if status >= 500 else APIStatusError
+    detail = f": {msg}" if msg else ""
+    return status_cls(
+        f"HTTP {status}{detail}",
+        status_code=status,
+        body_excerpt=excerpt,
+        transaction_id=tx,
+        code=code,
+        retry_after=retry_after,
+    )

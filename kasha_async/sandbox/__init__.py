@@ -1,0 +1,1 @@
+"""A stateful local Kasha v2 simulator (work in progress)."""

@@ -1,0 +1,1 @@
+"""pytest plugin exposing the sandbox fixtures (work in progress)."""
