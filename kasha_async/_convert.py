@@ -161,7 +161,9 @@ def _normalise_suboptions(data: Any) -> Any:
         options = []
     inputs = data.get("formInputs")
     if inputs is None and isinstance(options, list):
-        inputs = [fi for opt in options if isinstance(opt, dict) for fi in opt.get("formInputs") or ()]
+        inputs = [
+            fi for opt in options if isinstance(opt, dict) for fi in opt.get("formInputs") or ()
+        ]
     return {**data, "options": options, "formInputs": inputs or []}
 
 
@@ -199,13 +201,17 @@ _NORMALISERS: dict[type, Callable[[Any], Any]] = {
 
 def _renames(cls: type) -> dict[str, Any]:
     return {
-        field.name: override(omit=True) if field.name == "raw" else override(rename=to_camel(field.name))
+        field.name: override(omit=True)
+        if field.name == "raw"
+        else override(rename=to_camel(field.name))
         for field in attrs.fields(cls)
     }
 
 
 def _register(cls: type) -> None:
-    structure = make_dict_structure_fn(cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls))
+    structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
+    )
     normalise = _NORMALISERS.get(cls)
     keeps_raw = "raw" in attrs.fields_dict(cls)
 
@@ -222,7 +228,8 @@ def _register(cls: type) -> None:
 
     _converter.register_structure_hook(cls, hook)
     _converter.register_unstructure_hook(
-        cls, make_dict_unstructure_fn(cls, _converter, _cattrs_omit_if_default=True, **_renames(cls))
+        cls,
+        make_dict_unstructure_fn(cls, _converter, _cattrs_omit_if_default=True, **_renames(cls)),
     )
 
 

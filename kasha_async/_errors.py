@@ -109,7 +109,7 @@ class RequestNotSentError(TransportError):
 
 
 class OutcomeUnknownError(KashaError):
-    """The request may have been processed; reconcile with ``transactions.get``, never resend blindly."""
+    """The request may have been processed: reconcile with ``transactions.get``, never resend."""
 
     def __init__(
         self,

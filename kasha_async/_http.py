@@ -1,0 +1,249 @@
+"""The transport: the only user of ``aiohttp.ClientSession``.
+
+It owns the headers (``x-api-key``, ``x-signature``, ``User-Agent``), the per-phase
+timeouts, the connection pool, the size cap on answers and the one function that
+turns aiohttp's exceptions into the package's (:func:`translate_client_error`).
+It sends one request and hands back status, headers and body bytes: retries,
+reconciliation and parsing live above it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import time
+from collections.abc import Mapping
+
+import aiohttp
+import attrs
+
+from ._constants import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_POOL_SIZE_PER_HOST,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+)
+from ._errors import (
+    ConfigError,
+    ConnectionLostError,
+    KashaError,
+    RequestNotSentError,
+    ResponseFormatError,
+)
+from ._version import __version__
+
+logger = logging.getLogger("kasha_async")
+
+USER_AGENT = f"kasha-async/{__version__}"
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Timeout:
+    """Per-phase timeouts in seconds.
+
+    ``connect``: opening a TCP connection (a timeout here means nothing was sent);
+    ``read``: waiting for each chunk of the answer; ``total``: the deadline for a
+    whole call, retries and backoff included.
+    """
+
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+    read: float = DEFAULT_READ_TIMEOUT
+    total: float = DEFAULT_TOTAL_TIMEOUT
+
+    @classmethod
+    def coerce(cls, value: Timeout | float) -> Timeout:
+        """A number sets the total deadline (and caps the other phases to it)."""
+        if isinstance(value, Timeout):
+            return value
+        total = float(value)
+        if total <= 0:
+            raise ConfigError(f"timeout must be positive, got {value!r}")
+        return cls(
+            connect=min(DEFAULT_CONNECT_TIMEOUT, total),
+            read=min(DEFAULT_READ_TIMEOUT, total),
+            total=total,
+        )
+
+
+DEFAULT_TIMEOUT = Timeout()
+
+
+@attrs.frozen(slots=True)
+class RawResponse:
+    """One HTTP answer, before parsing."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def sign(key: bytes, body: bytes) -> str:
+    """``base64(HMAC-SHA256(key, body))``, standard alphabet with padding (CONTRACT.md §1)."""
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
+
+
+def translate_client_error(exc: BaseException, *, method: str, path: str) -> KashaError:
+    """Map an aiohttp or timeout exception to the tree, splitting *not sent* from *unknown*.
+
+    Connect failures (DNS, refused, connect timeout) happen before a byte of the
+    request leaves: :class:`RequestNotSentError`. Anything later (reset, read
+    timeout, truncated body, server disconnect) may have been processed:
+    :class:`ConnectionLostError`, an :class:`OutcomeUnknownError`.
+    """
+    where = f"{method} {path}"
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return RequestNotSentError(f"{where}: could not connect ({type(exc).__name__})")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ConfigError(f"{where}: invalid URL")
+    if isinstance(exc, TimeoutError):
+        return ConnectionLostError(f"{where}: timed out waiting for the answer")
+    return ConnectionLostError(f"{where}: connection lost ({type(exc).__name__})")
+
+
+class Transport:
+    """Sends single requests on one shared, lazily created ``aiohttp.ClientSession``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        signature_key: str | None,
+        session: aiohttp.ClientSession | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._signature_key = signature_key.encode() if signature_key else None
+        self._session = session
+        self._owns_session = session is None
+        self._pool_size = pool_size
+        self._max_response_bytes = max_response_bytes
+        self._headers = {
+            "x-api-key": api_key,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.base_url} signing={'on' if self._signature_key else 'off'}>"
+
+    @property
+    def has_open_session(self) -> bool:
+        """Whether this transport created a session that is still open."""
+        return self._owns_session and self._session is not None and not self._session.closed
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ConfigError("the client is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_size,
+                limit_per_host=DEFAULT_POOL_SIZE_PER_HOST,
+                ttl_dns_cache=300,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, skip_auto_headers=("Content-Type",)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if this transport created it; a borrowed one is left open."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    def headers_for(self, body: bytes, content_type: str | None) -> dict[str, str]:
+        """The headers of one request: key, signature over the exact body, content type."""
+        headers = dict(self._headers)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if self._signature_key is not None:
+            headers["x-signature"] = sign(self._signature_key, body)
+        return headers
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        timeout: Timeout,
+        content_type: str | None = "application/json",
+    ) -> RawResponse:
+        """Send one request and read the whole answer, or raise a translated error."""
+        session = self._get_session()
+        headers = self.headers_for(body, content_type if method != "GET" else None)
+        client_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout.connect, sock_read=timeout.read
+        )
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                method,
+                self.base_url + path,
+                data=body if method != "GET" else None,
+                headers=headers,
+                allow_redirects=False,
+                timeout=client_timeout,
+            ) as response:
+                raw = await self._read(response, method, path)
+                answer = RawResponse(response.status, response.headers, raw)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise translate_client_error(exc, method=method, path=path) from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s in %.1f ms",
+                method,
+                path,
+                answer.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return answer
+
+    async def _read(self, response: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+        limit = self._max_response_bytes
+        length = response.content_length
+        if length is not None and length > limit:
+            response.close()
+            raise ResponseFormatError(
+                f"{method} {path}: answer of {length} bytes exceeds the {limit}-byte limit",
+                status_code=response.status,
+            )
+        if length is not None:
+            return await response.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise ResponseFormatError(
+                    f"{method} {path}: answer exceeds the {limit}-byte limit",
+                    status_code=response.status,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def encode_multipart(fields: Mapping[str, str]) -> tuple[bytes, str]:
+    """Encode ``fields`` as ``multipart/form-data`` bytes (so the signature covers them exactly)."""
+    boundary = "kasha-" + os.urandom(12).hex()
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ]
+    body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+    return body, f"multipart/form-data; boundary={boundary}"

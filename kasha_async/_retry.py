@@ -1,0 +1,378 @@
+"""When to retry, how long to wait, and when to reconcile instead: the only tenacity user.
+
+The policy, per operation (CONTRACT.md §2 makes the money rows safe: one payment
+per session, so a resend on the same session either lands once or gets 409):
+
+==========================  ===================================  ===========================
+operation                   retried on                           when the outcome is unknown
+==========================  ===================================  ===========================
+transactions.get,           not sent, connection lost, timeout,  resend (reads are harmless)
+suboptions                  429, 500/502/503/504, bad body
+payments/payouts.options,   same                                 resend: a fresh session moves
+create_session, hybrid                                           no money; the orphan expires
+payments.post,              not sent, 429                        resend on the same session;
+payouts.create                                                   409 -> reconcile by lookup
+payouts.settle,             not sent, 429                        reconcile by lookup first,
+refunds.create                                                   resend only if not landed
+any, code 1100              never                                reconcile by lookup only
+==========================  ===================================  ===========================
+
+Every retry spends a token from a per-client :class:`RetryBudget`; ``Retry-After``
+is honoured (capped at 60 s), otherwise exponential backoff with full jitter.
+An outcome still unknown at the end is raised as :class:`OutcomeUnknownError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import Generic, TypeVar
+
+import attrs
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from ._codes import KashaErrorCode
+from ._constants import (
+    RETRY_AFTER_CAP,
+    RETRY_BACKOFF_INITIAL,
+    RETRY_BACKOFF_MAX,
+    RETRY_BUDGET_FLOOR_PER_SECOND,
+    RETRY_BUDGET_MAX_TOKENS,
+    RETRY_BUDGET_RATIO,
+)
+from ._errors import (
+    APIStatusError,
+    ConflictError,
+    ConnectionLostError,
+    KashaError,
+    OutcomeUnknownError,
+    RateLimitError,
+    RequestNotSentError,
+    ResponseFormatError,
+    ServerError,
+)
+
+logger = logging.getLogger("kasha_async.retry")
+T = TypeVar("T")
+
+_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+
+class Kind(enum.Enum):
+    """How safe a resend of an operation is."""
+
+    READ = "read"
+    SESSION = "session"
+    SUBMIT = "submit"
+    SETTLE = "settle"
+    REFUND = "refund"
+
+
+#: The policy table: operation name (a key of ``_constants.ROUTES``) -> kind.
+POLICY: dict[str, Kind] = {
+    "transactions.get": Kind.READ,
+    "payments.suboptions": Kind.READ,
+    "payouts.suboptions": Kind.READ,
+    "payments.options": Kind.SESSION,
+    "payouts.options": Kind.SESSION,
+    "payments.create_session": Kind.SESSION,
+    "payouts.create_session": Kind.SESSION,
+    "payments.hybrid": Kind.SESSION,
+    "payments.post": Kind.SUBMIT,
+    "payouts.create": Kind.SUBMIT,
+    "payouts.settle": Kind.SETTLE,
+    "refunds.create": Kind.REFUND,
+}
+
+_MONEY = frozenset({Kind.SUBMIT, Kind.SETTLE, Kind.REFUND})
+_testing = False
+
+
+def set_testing(enabled: bool) -> None:
+    """Make every backoff and ``Retry-After`` wait zero (for users' test suites)."""
+    global _testing
+    _testing = enabled
+
+
+@attrs.define
+class RetryStats:
+    """Counters a user can read from ``client.stats``; shared by ``with_options`` copies."""
+
+    calls: int = 0
+    retries: int = 0
+    budget_exhausted: int = 0
+    reconciliations: int = 0
+    outcomes_unknown: int = 0
+
+
+class RetryBudget:
+    """Token bucket: each call deposits ``ratio`` of a retry, time adds a small floor.
+
+    A retry spends one token; with none left the error is raised at once, so an
+    outage cannot multiply traffic by the retry count.
+    """
+
+    def __init__(
+        self,
+        *,
+        ratio: float = RETRY_BUDGET_RATIO,
+        floor_per_second: float = RETRY_BUDGET_FLOOR_PER_SECOND,
+        max_tokens: float = RETRY_BUDGET_MAX_TOKENS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ratio = ratio
+        self.floor_per_second = floor_per_second
+        self.max_tokens = max_tokens
+        self._clock = clock
+        self._tokens = max_tokens
+        self._stamp = clock()
+
+    @property
+    def tokens(self) -> float:
+        """Tokens available now."""
+        self._refill(0.0)
+        return self._tokens
+
+    def _refill(self, deposit: float) -> None:
+        now = self._clock()
+        earned = (now - self._stamp) * self.floor_per_second + deposit
+        self._stamp = now
+        self._tokens = min(self.max_tokens, self._tokens + earned)
+
+    def deposit(self) -> None:
+        """Record one original call."""
+        self._refill(self.ratio)
+
+    def try_spend(self) -> bool:
+        """Take one retry token if there is one."""
+        self._refill(0.0)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse ``Retry-After`` (delay-seconds or HTTP-date), capped at 60 s."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_CAP)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, min(when - (time.time() if now is None else now), RETRY_AFTER_CAP))
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Full jitter: uniform in ``[0, min(8, 0.5 * 2**(attempt-1))]``."""
+    return random.uniform(0.0, min(RETRY_BACKOFF_MAX, RETRY_BACKOFF_INITIAL * 2 ** (attempt - 1)))
+
+
+def _wait(state: RetryCallState) -> float:
+    if _testing:
+        return 0.0
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, APIStatusError) and exc.retry_after is not None:
+        return exc.retry_after
+    return backoff_seconds(state.attempt_number)
+
+
+def is_unknown(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves open that the server processed the request."""
+    if isinstance(exc, OutcomeUnknownError):
+        return True
+    if isinstance(exc, ServerError):
+        return True
+    return isinstance(exc, ResponseFormatError) and (exc.status_code or 200) < 300
+
+
+def is_retryable(kind: Kind, exc: BaseException) -> bool:
+    """The policy table's "retried on" column."""
+    if isinstance(exc, OutcomeUnknownError) and exc.code is not None:
+        return False  # code 1100: never resent
+    if isinstance(exc, RequestNotSentError | RateLimitError):
+        return True
+    if kind in (Kind.SETTLE, Kind.REFUND):
+        return isinstance(exc, _NotLanded)
+    if isinstance(exc, ConnectionLostError | ResponseFormatError):
+        return True
+    return isinstance(exc, ServerError) and exc.status_code in _RETRYABLE_STATUS
+
+
+def _inconclusive(exc: BaseException) -> bool:
+    """Errors that say nothing about whether an earlier attempt landed."""
+    return is_unknown(exc) or isinstance(exc, _NotLanded | RateLimitError | RequestNotSentError)
+
+
+class _NotLanded(KashaError):
+    """Internal: a lookup proved an unknown settle/refund did not land; resend is safe."""
+
+
+#: A reconciler looks the transaction up: the landed result, or None if it did not land.
+Reconciler = Callable[[], Awaitable[T | None]]
+
+
+class RetryRunner:
+    """Runs one call under the policy: budget, waits, deadline, reconciliation."""
+
+    def __init__(self, *, budget: RetryBudget, stats: RetryStats) -> None:
+        self.budget = budget
+        self.stats = stats
+
+    async def run(
+        self,
+        operation: str,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        max_retries: int,
+        deadline: float,
+        reconcile: Reconciler[T] | None = None,
+        transaction_id: str | None = None,
+    ) -> T:
+        """Call ``attempt`` until it succeeds or the policy says stop."""
+        self.stats.calls += 1
+        self.budget.deposit()
+        call = _Call(self, POLICY[operation], operation, attempt, reconcile, transaction_id)
+        try:
+            async with asyncio.timeout(deadline):
+                return await call.run(max_retries)
+        except TimeoutError:
+            raise call.deadline_error(deadline) from None
+
+
+class _Call(Generic[T]):
+    """The state of one call across its attempts."""
+
+    def __init__(
+        self,
+        runner: RetryRunner,
+        kind: Kind,
+        operation: str,
+        attempt: Callable[[], Awaitable[T]],
+        reconcile: Reconciler[T] | None,
+        transaction_id: str | None,
+    ) -> None:
+        self.runner = runner
+        self.kind = kind
+        self.operation = operation
+        self.attempt = attempt
+        self.reconcile = reconcile
+        self.transaction_id = transaction_id
+        self.maybe_sent = False
+        self.in_flight = False
+        self.final: OutcomeUnknownError | None = None
+
+    async def run(self, max_retries: int) -> T:
+        if max_retries <= 0:
+            return await self._guarded(self._once)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max_retries + 1),
+            wait=_wait,
+            retry=retry_if_exception(self._should_retry),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return await self._guarded(lambda: retrying(self._once))
+
+    async def _guarded(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Whatever ends the call, never hide that an earlier attempt may have landed."""
+        try:
+            return await body()
+        except KashaError as exc:
+            if exc is self.final or not self.maybe_sent or not _inconclusive(exc):
+                raise
+            return await self._settle_unknown(exc)
+
+    async def _once(self) -> T:
+        self.in_flight = True
+        try:
+            return await self.attempt()
+        except ConflictError:
+            if self.maybe_sent and self.kind is Kind.SUBMIT:
+                return await self._must_have_landed()
+            raise
+        except KashaError as exc:
+            if self.kind not in _MONEY or not is_unknown(exc):
+                raise
+            self.maybe_sent = True
+            if isinstance(exc, OutcomeUnknownError) and exc.code is not None:
+                return await self._settle_unknown(exc)  # 1100: look up, never resend
+            if self.kind is not Kind.SUBMIT:
+                return await self._landed_or_resend(exc)
+            raise
+        finally:
+            self.in_flight = False
+
+    async def _lookup(self) -> T | None:
+        if self.reconcile is None:
+            return None
+        self.runner.stats.reconciliations += 1
+        logger.info("reconciling %s by transaction lookup", self.operation)
+        try:
+            return await self.reconcile()
+        except OutcomeUnknownError:
+            raise
+        except (RequestNotSentError, ConnectionLostError, APIStatusError, ResponseFormatError):
+            return None
+
+    async def _landed_or_resend(self, exc: KashaError) -> T:
+        landed = await self._lookup()
+        if landed is not None:
+            return landed
+        raise _NotLanded(str(exc)) from exc
+
+    async def _must_have_landed(self) -> T:
+        landed = await self._lookup()
+        if landed is not None:
+            return landed
+        raise self._unknown("the session is used but the transaction lookup did not confirm it")
+
+    async def _settle_unknown(self, exc: KashaError) -> T:
+        landed = await self._lookup()
+        if landed is not None:
+            return landed
+        code = exc.code if isinstance(exc, OutcomeUnknownError) else None
+        raise self._unknown(str(exc), code=code) from exc
+
+    def _unknown(self, why: str, code: KashaErrorCode | None = None) -> OutcomeUnknownError:
+        self.runner.stats.outcomes_unknown += 1
+        self.final = OutcomeUnknownError(
+            f"{self.operation}: outcome unknown ({why}); resolve with transactions.get",
+            transaction_id=self.transaction_id,
+            code=code,
+        )
+        return self.final
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        if not is_retryable(self.kind, exc):
+            return False
+        if not self.runner.budget.try_spend():
+            self.runner.stats.budget_exhausted += 1
+            logger.warning("retry budget exhausted; not retrying %s", self.operation)
+            return False
+        self.runner.stats.retries += 1
+        return True
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.info(
+            "retrying %s after attempt %d: %s",
+            self.operation,
+            state.attempt_number,
+            type(exc).__name__,
+        )
+
+    def deadline_error(self, deadline: float) -> KashaError:
+        message = f"{self.operation}: deadline of {deadline:g} s exceeded"
+        if self.maybe_sent or self.in_flight or self.kind not in _MONEY:
+            self.runner.stats.outcomes_unknown += self.kind in _MONEY
+            return ConnectionLostError(message, transaction_id=self.transaction_id)
+        return RequestNotSentError(message)
