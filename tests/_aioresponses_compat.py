@@ -29,4 +29,4 @@ class CompatClientResponse(ClientResponse):
 
 def install() -> None:
     """Patch aioresponses once; harmless on versions that already work."""
-    aioresponses.core.ClientResponse = CompatClientResponse  # type: ignore[misc]
+    aioresponses.core.ClientResponse = CompatClientResponse  # type: ignore[attr-defined]
