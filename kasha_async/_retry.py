@@ -151,7 +151,7 @@ class RetryBudget:
     def try_spend(self) -> bool:
         """Take one retry token if there is one."""
         self._refill(0.0)
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - 1e-9:  # ten deposits of 0.1 must buy a retry
             self._tokens -= 1.0
             return True
         return False
@@ -174,6 +174,11 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
 def backoff_seconds(attempt: int) -> float:
     """Full jitter: uniform in ``[0, min(8, 0.5 * 2**(attempt-1))]``."""
     return random.uniform(0.0, min(RETRY_BACKOFF_MAX, RETRY_BACKOFF_INITIAL * 2 ** (attempt - 1)))
+
+
+async def _sleep(seconds: float) -> None:
+    """The one place retries sleep (tests patch it to record the waits)."""
+    await asyncio.sleep(seconds)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -278,6 +283,7 @@ class _Call(Generic[T]):
             wait=_wait,
             retry=retry_if_exception(self._should_retry),
             before_sleep=self._log_retry,
+            sleep=_sleep,
             reraise=True,
         )
         return await self._guarded(lambda: retrying(self._once))
@@ -292,14 +298,16 @@ class _Call(Generic[T]):
             return await self._settle_unknown(exc)
 
     async def _once(self) -> T:
-        self.in_flight = True
+        self.in_flight = True  # stays set if the deadline cancels the attempt mid-flight
         try:
-            return await self.attempt()
+            result = await self.attempt()
         except ConflictError:
+            self.in_flight = False
             if self.maybe_sent and self.kind is Kind.SUBMIT:
                 return await self._must_have_landed()
             raise
         except KashaError as exc:
+            self.in_flight = False
             if self.kind not in _MONEY or not is_unknown(exc):
                 raise
             self.maybe_sent = True
@@ -308,20 +316,28 @@ class _Call(Generic[T]):
             if self.kind is not Kind.SUBMIT:
                 return await self._landed_or_resend(exc)
             raise
-        finally:
-            self.in_flight = False
+        self.in_flight = False
+        return result
 
     async def _lookup(self) -> T | None:
+        """The landed result, or None if the lookup proved it has not landed.
+
+        Raises :class:`OutcomeUnknownError` when there is nothing to look up or the
+        lookup itself fails: "could not tell" must never read as "did not land".
+        """
         if self.reconcile is None:
-            return None
+            raise self._unknown("no transaction id to reconcile with")
         self.runner.stats.reconciliations += 1
         logger.info("reconciling %s by transaction lookup", self.operation)
         try:
             return await self.reconcile()
-        except OutcomeUnknownError:
-            raise
-        except (RequestNotSentError, ConnectionLostError, APIStatusError, ResponseFormatError):
-            return None
+        except (
+            RequestNotSentError,
+            ConnectionLostError,
+            APIStatusError,
+            ResponseFormatError,
+        ) as exc:
+            raise self._unknown(f"lookup failed: {type(exc).__name__}") from exc
 
     async def _landed_or_resend(self, exc: KashaError) -> T:
         landed = await self._lookup()
