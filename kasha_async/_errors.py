@@ -18,7 +18,12 @@
     │   └── ServerError 5xx
     ├── DeclinedError                     .code (KashaErrorCode) .reason .transaction_id
     │   └── ValidationError               codes 1000-1009: fix the request, the session survives
-    └── ResponseFormatError               the body is not JSON or not the contract's shape
+    ├── ResponseFormatError               the body is not JSON or not the contract's shape
+    └── WebhookError                      an incoming webhook was rejected; .response_status
+        ├── MissingSignatureError 401     no x-signature header
+        ├── InvalidSignatureError 401     does not match the raw body: tampered or wrong key
+        ├── WebhookPayloadError 400       signed, but not JSON or not a transaction
+        └── WebhookTooLargeError 413      body over the size limit; never parsed
 
 Code 1100 ("contact support to confirm payment") is an ``OutcomeUnknownError``,
 not a decline. HTTP errors are turned into this tree by one function,
@@ -216,6 +221,36 @@ class ValidationError(DeclinedError):
 
 class ResponseFormatError(KashaError):
     """The response body is not JSON, is truncated or too large, or not the contract's shape."""
+
+
+class WebhookError(KashaError):
+    """An incoming webhook was rejected; ``response_status`` is the HTTP status to answer."""
+
+    response_status = 400
+
+
+class MissingSignatureError(WebhookError):
+    """The webhook carries no ``x-signature`` header (or an empty one)."""
+
+    response_status = 401
+
+
+class InvalidSignatureError(WebhookError):
+    """The ``x-signature`` does not match the raw body: tampered body or wrong key."""
+
+    response_status = 401
+
+
+class WebhookPayloadError(WebhookError):
+    """The signature matched but the body is not JSON or not a transaction object."""
+
+    response_status = 400
+
+
+class WebhookTooLargeError(WebhookError):
+    """The body is over the size limit; it was neither verified nor parsed."""
+
+    response_status = 413
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
