@@ -1,1 +1,49 @@
-"""A stateful local Kasha v2 simulator (work in progress)."""
+"""A stateful local Kasha v2 simulator on ``aiohttp.web``, with fault injection and a ledger.
+
+::
+
+    from kasha_async.sandbox import Sandbox, FaultKind
+
+    async with Sandbox() as sb:
+        sb.faults.add(endpoint="payouts.create", kind=FaultKind.RESET_AFTER_COMMIT, times=1)
+        ...  # point a client at sb.base_url with sb.api_key
+        assert not sb.ledger().sessions_with_multiple_attempts
+
+See ``docs/sandbox.md`` for the routes, rules, triggers and the pytest plugin.
+"""
+
+from .app import create_app
+from .clock import ManualClock
+from .faults import FaultInjector, FaultKind, FaultRule
+from .ledger import Ledger
+from .server import DEFAULT_API_KEY, Sandbox
+from .state import SandboxError, SandboxState
+from .triggers import (
+    SUCCESS_CARD,
+    THREE_DS_CARD,
+    processor_decline_amount,
+    trigger_amount,
+    trigger_card,
+)
+from .webhooks import WebhookDelivery, sign, verify
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "FaultInjector",
+    "FaultKind",
+    "FaultRule",
+    "Ledger",
+    "ManualClock",
+    "SUCCESS_CARD",
+    "Sandbox",
+    "SandboxError",
+    "SandboxState",
+    "THREE_DS_CARD",
+    "WebhookDelivery",
+    "create_app",
+    "processor_decline_amount",
+    "sign",
+    "trigger_amount",
+    "trigger_card",
+    "verify",
+]

@@ -1,0 +1,211 @@
+"""The sandbox's HTTP face: the 12 routes of CONTRACT.md §3, the ``/_sandbox`` control API.
+
+One middleware does, in order: count the request, apply injected faults that
+come before processing, check ``x-api-key`` and ``x-signature``, run the
+handler, apply the faults that come after the state change. Every refusal is
+the §5 error body; nothing answers a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from .._constants import ROUTES
+from ._wire import (
+    MAX_BODY_BYTES,
+    STATE_KEY,
+    WEBHOOKS_KEY,
+    decode_body,
+    error_response,
+    json_response,
+    read_body,
+)
+from .control import add_control_routes
+from .faults import BEFORE_HANDLER, FaultKind, FaultRule
+from .openapi import openapi_document
+from .state import Payload, SandboxError, SandboxState
+from .webhooks import WebhookDispatcher, verify
+
+CONTROL = "control"
+UNMATCHED = "unmatched"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Operation = Callable[[SandboxState, Mapping[str, Any], str], Payload]
+
+_OPERATIONS: dict[str, Operation] = {
+    "payments.create_session": lambda s, b, o: s.initiate("payment", b, cashier_origin=o),
+    "payouts.create_session": lambda s, b, o: s.initiate("payout", b, cashier_origin=o),
+    "payments.options": lambda s, b, o: s.initiate("payment", b),
+    "payments.suboptions": lambda s, b, o: s.suboptions("payment", b),
+    "payments.post": lambda s, b, o: s.post_payment(b, origin=o),
+    "payments.hybrid": lambda s, b, o: s.hybrid(b, origin=o),
+    "payouts.options": lambda s, b, o: s.initiate("payout", b),
+    "payouts.suboptions": lambda s, b, o: s.suboptions("payout", b),
+    "payouts.create": lambda s, b, o: s.create_payout(b),
+    "payouts.settle": lambda s, b, o: s.settle(b),
+    "refunds.create": lambda s, b, o: s.refund(b),
+}
+_HTML_ERROR = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+)
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _authenticate(request: web.Request, state: SandboxState, raw: bytes) -> None:
+    if request.headers.get("x-api-key") != state.api_key:
+        raise SandboxError(401, 401, "Invalid or missing x-api-key.")
+    signature = request.headers.get("x-signature")
+    if (
+        state.signature_key
+        and signature is not None
+        and not verify(state.signature_key, raw, signature)
+    ):
+        raise SandboxError(401, 401, "Invalid x-signature.")
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def _reset(request: web.Request) -> None:
+    """Abort the connection with a TCP RST, so the client sees a reset, not an answer."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _fault_before(request: web.Request, rule: FaultRule) -> web.StreamResponse:
+    kind = rule.kind
+    if kind is FaultKind.RESET_BEFORE:
+        _reset(request)
+        return web.Response(status=204)
+    if kind is FaultKind.NON_JSON_BODY:
+        return web.Response(body=_HTML_ERROR, status=rule.status or 502, content_type="text/html")
+    if kind is FaultKind.RATE_LIMIT:
+        exc = SandboxError(429, 429, "Too many requests (sandbox fault).")
+        return error_response(exc, {"Retry-After": str(rule.retry_after)})
+    status = int(kind.value.removeprefix("status_"))
+    return error_response(SandboxError(status, status, f"Sandbox fault: HTTP {status}."))
+
+
+async def _fault_after(
+    request: web.Request, rule: FaultRule, response: web.Response
+) -> web.StreamResponse:
+    if rule.kind is FaultKind.RESET_AFTER_COMMIT:
+        _reset(request)
+        return response
+    body = response.body if isinstance(response.body, bytes) else b""
+    truncated = web.StreamResponse(status=response.status)
+    truncated.content_type = response.content_type
+    truncated.content_length = len(body)
+    await truncated.prepare(request)
+    await truncated.write(body[: len(body) // 2])
+    _reset(request)
+    return truncated
+
+
+# --- the middleware --------------------------------------------------------------------------
+
+
+def _endpoint_name(request: web.Request) -> str:
+    match = request.match_info
+    if match.http_exception is not None:
+        return UNMATCHED
+    name = match.route.name
+    return name if name is not None and name in ROUTES else CONTROL
+
+
+async def _serve_api(
+    request: web.Request, handler: Handler, state: SandboxState, name: str
+) -> web.StreamResponse:
+    latency, rule = state.faults.pick(name)
+    if latency:
+        await asyncio.sleep(latency)
+    if rule is not None and rule.kind in BEFORE_HANDLER:
+        return _fault_before(request, rule)
+    try:
+        _authenticate(request, state, await read_body(request))
+        response = await handler(request)
+    except SandboxError as exc:
+        response = error_response(exc)
+    if rule is not None and isinstance(response, web.Response):
+        return await _fault_after(request, rule, response)
+    return response
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    name = _endpoint_name(request)
+    state.count_request(name)
+    try:
+        if name == UNMATCHED:
+            status = request.match_info.http_exception.status  # type: ignore[union-attr]
+            raise SandboxError(status, status, f"No route {request.method} {request.path}.")
+        if name == CONTROL:
+            return await handler(request)
+        return await _serve_api(request, handler, state, name)
+    except SandboxError as exc:
+        return error_response(exc)
+    except Exception as exc:  # a sandbox bug: answer the contract's body, keep the evidence
+        state.internal_errors.append(f"{request.method} {request.path}: {exc!r}")
+        return error_response(SandboxError(500, 500, "Internal sandbox error."))
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def _api_handler(operation: Operation) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = decode_body(request, await request.read())
+        payload = operation(request.app[STATE_KEY], body, _origin(request))
+        return json_response(payload)
+
+    return handler
+
+
+async def _get_transaction(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    return json_response(state.get_transaction(request.match_info["transaction_id"]))
+
+
+def _add_api_routes(app: web.Application) -> None:
+    for name, (method, path) in ROUTES.items():
+        handler = (
+            _get_transaction if name == "transactions.get" else _api_handler(_OPERATIONS[name])
+        )
+        app.router.add_route(method, path, handler, name=name)
+
+
+async def _cleanup(app: web.Application) -> None:
+    app[STATE_KEY].cancel_timers()
+    await app[WEBHOOKS_KEY].close()
+
+
+def create_app(state: SandboxState, webhooks: WebhookDispatcher | None = None) -> web.Application:
+    """Build the sandbox application around ``state`` (for embedding, e.g. in a demo)."""
+    app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY_BYTES)
+    app[STATE_KEY] = state
+    app[WEBHOOKS_KEY] = webhooks or WebhookDispatcher(secret=state.signature_key or state.api_key)
+    state.add_listener(app[WEBHOOKS_KEY].on_status_change)
+    _add_api_routes(app)
+    add_control_routes(app)
+    app.router.add_get("/openapi.json", _openapi, name="openapi")
+    app.on_cleanup.append(_cleanup)
+    return app
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    return json_response(openapi_document(_origin(request)))
