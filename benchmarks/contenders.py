@@ -1,0 +1,236 @@
+"""The contenders: the same two flows done by raw aiohttp, the SDK client and the SDK flows.
+
+Each contender exposes ``payout_flow(i, latencies)`` and ``payment_flow(i, latencies)``:
+one whole flow, appending each request's latency in seconds (a flow that is one
+opaque call appends nothing). ``i`` makes the merchant reference unique.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+import aiohttp
+
+from kasha_async import Customer, KashaClient, PaymentOptionsRequest, PayoutOptionsRequest
+from kasha_async._constants import DEFAULT_POOL_SIZE, DEFAULT_POOL_SIZE_PER_HOST
+
+API_KEY = "bench-key"
+REDIRECT_URL = "https://merchant.example/return"
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/51.0.2704.103 Safari/537.36"
+)
+
+Flow = Callable[[int, list[float]], Awaitable[None]]
+
+
+class Contender(Protocol):
+    """What the harness drives."""
+
+    name: str
+
+    async def payout_flow(self, i: int, latencies: list[float]) -> None: ...
+
+    async def payment_flow(self, i: int, latencies: list[float]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RawAiohttp:
+    """The floor: one shared session, same pool and key header, ``json.loads``, no models."""
+
+    name = "raw"
+
+    def __init__(self, base_url: str) -> None:
+        self._base = base_url
+        connector = aiohttp.TCPConnector(
+            limit=DEFAULT_POOL_SIZE, limit_per_host=DEFAULT_POOL_SIZE_PER_HOST, ttl_dns_cache=300
+        )
+        self._session = aiohttp.ClientSession(connector=connector, headers={"x-api-key": API_KEY})
+
+    async def _post(self, path: str, payload: dict[str, Any], latencies: list[float]) -> Any:
+        started = time.perf_counter()
+        async with self._session.post(self._base + path, json=payload) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{path}: HTTP {response.status}")
+        data = json.loads(body)
+        latencies.append(time.perf_counter() - started)
+        return data
+
+    async def payout_flow(self, i: int, latencies: list[float]) -> None:
+        """payout-options -> payout-suboptions -> payout -> settle-payout."""
+        opened = await self._post(
+            "/v2/payout-options",
+            {
+                "country": "AR",
+                "currency": "ARS",
+                "amount": 200,
+                "redirectUrl": REDIRECT_URL,
+                "customer": {"name": "John Smith", "phone": "25412340000", "ip": "84.232.140.77"},
+                "merchantReference": f"bench-{i}",
+            },
+            latencies,
+        )
+        session_id = opened[0]["sessionId"]
+        option_id = opened[0]["paymentOptions"][0]["paymentOptionId"]
+        sub = await self._post(
+            "/v2/payout-suboptions",
+            {"sessionId": session_id, "paymentOptionId": option_id},
+            latencies,
+        )
+        created = await self._post(
+            "/v2/payout",
+            {
+                "sessionId": session_id,
+                "paymentOptionId": option_id,
+                "optionId": sub[0]["result"]["options"]["id"],
+                "extraData": {"name": "John Smith"},
+            },
+            latencies,
+        )
+        transaction_id = created["result"]["transactionId"]
+        await self._post(
+            "/v2/settle-payout", {"action": "APPROVE", "transactionId": transaction_id}, latencies
+        )
+
+    async def payment_flow(self, i: int, latencies: list[float]) -> None:
+        """payment-options -> payment-suboptions -> payment."""
+        opened = await self._post(
+            "/v2/payment-options",
+            {
+                "country": "BR",
+                "currency": "BRL",
+                "amount": 130,
+                "language": "ES",
+                "redirectUrl": REDIRECT_URL,
+                "customer": {
+                    "name": "John Doe",
+                    "phone": "+34666999666",
+                    "userDevice": "MOBILE",
+                    "userAgent": USER_AGENT,
+                    "ip": "84.232.140.77",
+                },
+                "merchantReference": f"bench-{i}",
+            },
+            latencies,
+        )
+        session_id = opened["sessionId"]
+        option_id = opened["paymentOptions"][0]["paymentOptionId"]
+        sub = await self._post(
+            "/v2/payment-suboptions",
+            {"sessionId": session_id, "paymentOptionId": option_id},
+            latencies,
+        )
+        await self._post(
+            "/v2/payment",
+            {
+                "sessionId": session_id,
+                "paymentOptionId": option_id,
+                "optionId": sub["result"]["options"][0]["id"],
+                "extraData": {"phone": "+34666999666"},
+            },
+            latencies,
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+class SDKClient:
+    """The SDK's low-level client: request objects in, parsed models out, retries on."""
+
+    name = "client"
+
+    def __init__(self, base_url: str) -> None:
+        self.kasha = KashaClient(api_key=API_KEY, base_url=base_url)
+
+    async def payout_flow(self, i: int, latencies: list[float]) -> None:
+        """payout-options -> payout-suboptions -> payout -> settle-payout."""
+        payouts = self.kasha.payouts
+        clock = time.perf_counter
+        started = clock()
+        opened = await payouts.options(
+            PayoutOptionsRequest(
+                country="AR",
+                currency="ARS",
+                amount=Decimal(200),
+                redirect_url=REDIRECT_URL,
+                customer=Customer(name="John Smith", phone="25412340000", ip="84.232.140.77"),
+                merchant_reference=f"bench-{i}",
+            )
+        )
+        latencies.append(clock() - started)
+        option_id = opened.payment_options[0].payment_option_id
+        started = clock()
+        sub = await payouts.suboptions(session_id=opened.session_id, payment_option_id=option_id)
+        latencies.append(clock() - started)
+        started = clock()
+        created = await payouts.create(
+            session_id=opened.session_id,
+            payment_option_id=option_id,
+            option_id=sub.options[0].id,
+            extra_data={"name": "John Smith"},
+        )
+        latencies.append(clock() - started)
+        started = clock()
+        await payouts.settle(transaction_id=created.transaction_id, action="APPROVE")
+        latencies.append(clock() - started)
+
+    async def payment_flow(self, i: int, latencies: list[float]) -> None:
+        """payment-options -> payment-suboptions -> payment."""
+        payments = self.kasha.payments
+        clock = time.perf_counter
+        started = clock()
+        opened = await payments.options(
+            PaymentOptionsRequest(
+                country="BR",
+                currency="BRL",
+                amount=Decimal(130),
+                language="ES",
+                redirect_url=REDIRECT_URL,
+                customer=Customer(
+                    name="John Doe",
+                    phone="+34666999666",
+                    user_device="MOBILE",
+                    user_agent=USER_AGENT,
+                    ip="84.232.140.77",
+                ),
+                merchant_reference=f"bench-{i}",
+            )
+        )
+        latencies.append(clock() - started)
+        option_id = opened.payment_options[0].payment_option_id
+        started = clock()
+        sub = await payments.suboptions(session_id=opened.session_id, payment_option_id=option_id)
+        latencies.append(clock() - started)
+        started = clock()
+        await payments.post(
+            session_id=opened.session_id,
+            payment_option_id=option_id,
+            option_id=sub.options[0].id,
+            extra_data={"phone": "+34666999666"},
+        )
+        latencies.append(clock() - started)
+
+    async def close(self) -> None:
+        await self.kasha.close()
+
+
+def flows_available() -> bool:
+    """Whether ``from kasha_async import PaymentFlow, PayoutFlow`` works yet."""
+    try:
+        from kasha_async import PaymentFlow, PayoutFlow  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+CONTENDERS: dict[str, Callable[[str], Contender]] = {
+    "raw": RawAiohttp,
+    "client": SDKClient,
+}
