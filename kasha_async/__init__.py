@@ -16,7 +16,9 @@ from ._errors import (
     DeclinedError,
     FlowStateError,
     InvalidRequestError,
+    InvalidSignatureError,
     KashaError,
+    MissingSignatureError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitError,
@@ -28,6 +30,9 @@ from ._errors import (
     SessionGoneError,
     TransportError,
     ValidationError,
+    WebhookError,
+    WebhookPayloadError,
+    WebhookTooLargeError,
 )
 from ._http import Timeout
 from ._models import (
@@ -78,9 +83,11 @@ __all__ = [
     "Identification",
     "InitiatedSession",
     "InvalidRequestError",
+    "InvalidSignatureError",
     "KashaClient",
     "KashaError",
     "KashaErrorCode",
+    "MissingSignatureError",
     "NotFoundError",
     "OrderDetail",
     "OutcomeUnknownError",
@@ -118,6 +125,9 @@ __all__ = [
     "Transactions",
     "TransportError",
     "ValidationError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookTooLargeError",
     "__version__",
     "set_testing",
 ]
