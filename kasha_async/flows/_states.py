@@ -1,0 +1,191 @@
+"""Flow states, the one transition table, the step table, and server status -> flow state.
+
+Pure: no I/O, no clock, no client. Everything that decides "may the flow go from
+here to there" or "may this step run now" is in this module and nowhere else::
+
+    CREATED ──choose──▶ OPTION_CHOSEN ──pay/create──▶ SUBMITTED   (marked before the send)
+       │                  ▲        │                     │
+       │                  └────────┘ validation error    ├─ payment: server PENDING ─┐
+       ├──hybrid_link / cashier_link──▶ SUBMITTED         └─ payout: PENDING_APPROVAL │
+       │                                                     │approve   │decline      │
+       ▼                                                     ▼          ▼             ▼
+    EXPIRED (time's up, nothing sent)                   PROCESSING   DECLINED    COMPLETED
+                                                           ├─▶ COMPLETED ──refund──▶ REFUNDED
+                                                           └─▶ DECLINED / ERROR
+    a send whose outcome is unknown ──▶ OUTCOME_UNKNOWN ──refresh()──▶ what the server says
+
+Steps that touch the session (``choose``, ``pay``/``create``, ``hybrid_link``)
+are refused once the session is used or expired; the others follow the step table.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from .._codes import TransactionStatus
+from .._errors import FlowStateError, KashaError, SessionAlreadyUsedError, SessionExpiredError
+
+
+class FlowKind(enum.StrEnum):
+    """Whether a flow carries a payment or a payout (the step names differ)."""
+
+    PAYMENT = "payment"
+    PAYOUT = "payout"
+
+
+class FlowState(enum.StrEnum):
+    """Where a payment or payout flow stands."""
+
+    CREATED = "CREATED"
+    OPTION_CHOSEN = "OPTION_CHOSEN"
+    SUBMITTED = "SUBMITTED"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    DECLINED = "DECLINED"
+    ERROR = "ERROR"
+    EXPIRED = "EXPIRED"
+    REFUNDED = "REFUNDED"
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether nothing can follow (COMPLETED still allows a refund, so it is terminal too)."""
+        return self in TERMINAL
+
+
+class IllegalTransitionError(KashaError, RuntimeError):
+    """A transition outside :data:`TRANSITIONS` was attempted: a bug, never silently applied."""
+
+
+S = FlowState
+TERMINAL: frozenset[FlowState] = frozenset(
+    {S.COMPLETED, S.DECLINED, S.ERROR, S.EXPIRED, S.REFUNDED}
+)
+#: States in which the session's one payment/payout was sent (or handed to the cashier).
+SESSION_USED: frozenset[FlowState] = frozenset(
+    {S.SUBMITTED, S.PENDING_APPROVAL, S.PROCESSING, S.OUTCOME_UNKNOWN} | (TERMINAL - {S.EXPIRED})
+)
+_OBSERVED = frozenset({S.SUBMITTED, S.PENDING_APPROVAL, S.PROCESSING} | TERMINAL)
+
+#: The transition table: state -> the states it may move to. Moves to states the
+#: server reports (after a refresh, a webhook or a resumed flow) are included.
+TRANSITIONS: Mapping[FlowState, frozenset[FlowState]] = MappingProxyType(
+    {
+        S.CREATED: frozenset({S.OPTION_CHOSEN} | _OBSERVED),
+        S.OPTION_CHOSEN: frozenset({S.OPTION_CHOSEN} | _OBSERVED),
+        S.SUBMITTED: frozenset({S.OPTION_CHOSEN, S.OUTCOME_UNKNOWN} | _OBSERVED),
+        S.PENDING_APPROVAL: frozenset({S.OUTCOME_UNKNOWN, S.PROCESSING} | TERMINAL),
+        S.PROCESSING: frozenset(TERMINAL),
+        S.OUTCOME_UNKNOWN: frozenset(_OBSERVED),
+        S.COMPLETED: frozenset({S.REFUNDED, S.OUTCOME_UNKNOWN}),
+        S.DECLINED: frozenset(),
+        S.ERROR: frozenset(),
+        S.EXPIRED: frozenset(),
+        S.REFUNDED: frozenset(),
+    }
+)
+
+#: How far along a state is; a server status mapping to a lower rank is older news.
+_RANK: Mapping[FlowState, int] = MappingProxyType(
+    {
+        S.CREATED: 0,
+        S.OPTION_CHOSEN: 0,
+        S.SUBMITTED: 1,
+        S.OUTCOME_UNKNOWN: 1,
+        S.PENDING_APPROVAL: 2,
+        S.PROCESSING: 3,
+        S.COMPLETED: 4,
+        S.DECLINED: 4,
+        S.ERROR: 4,
+        S.EXPIRED: 4,
+        S.REFUNDED: 5,
+    }
+)
+
+_AFTER_START = frozenset(S) - {S.CREATED, S.OPTION_CHOSEN}
+#: Step name -> states that allow it, per flow kind. ``refresh``/``feed`` are always allowed.
+STEPS: Mapping[FlowKind, Mapping[str, frozenset[FlowState]]] = MappingProxyType(
+    {
+        FlowKind.PAYMENT: MappingProxyType(
+            {
+                "choose": frozenset({S.CREATED, S.OPTION_CHOSEN}),
+                "fetch_suboptions": frozenset({S.OPTION_CHOSEN}),
+                "pay": frozenset({S.OPTION_CHOSEN}),
+                "hybrid_link": frozenset({S.CREATED, S.OPTION_CHOSEN}),
+                "wait_final": _AFTER_START,
+                "refund": frozenset({S.COMPLETED}),
+            }
+        ),
+        FlowKind.PAYOUT: MappingProxyType(
+            {
+                "choose": frozenset({S.CREATED, S.OPTION_CHOSEN}),
+                "fetch_suboptions": frozenset({S.OPTION_CHOSEN}),
+                "create": frozenset({S.OPTION_CHOSEN}),
+                "approve": frozenset({S.PENDING_APPROVAL}),
+                "decline": frozenset({S.PENDING_APPROVAL}),
+                "wait_final": _AFTER_START,
+            }
+        ),
+    }
+)
+#: Steps that use the session: refused once it is used or expired.
+SESSION_STEPS: frozenset[str] = frozenset(
+    {"choose", "fetch_suboptions", "pay", "create", "hybrid_link"}
+)
+
+
+def transition(current: FlowState, target: FlowState) -> FlowState:
+    """``target`` if the table allows ``current -> target`` (or they are equal); else raise."""
+    if target is current or target in TRANSITIONS[current]:
+        return target
+    raise IllegalTransitionError(f"illegal flow transition {current} -> {target}")
+
+
+def is_older(current: FlowState, observed: FlowState) -> bool:
+    """Whether an observed state is older news than ``current`` (a late webhook, a stale read)."""
+    return _RANK[observed] < _RANK[current]
+
+
+def state_for_status(status: TransactionStatus, kind: FlowKind) -> FlowState | None:
+    """The flow state a server status means; ``None`` for an unknown status (keep the state)."""
+    if status is TransactionStatus.PENDING:
+        return S.PENDING_APPROVAL if kind is FlowKind.PAYOUT else S.SUBMITTED
+    if status is TransactionStatus.CREATED:
+        return S.CREATED
+    return _BY_STATUS.get(status)
+
+
+_BY_STATUS: Mapping[TransactionStatus, FlowState] = MappingProxyType(
+    {
+        TransactionStatus.PROCESSING: S.PROCESSING,
+        TransactionStatus.COMPLETED: S.COMPLETED,
+        TransactionStatus.DECLINED: S.DECLINED,
+        TransactionStatus.ERROR: S.ERROR,
+        TransactionStatus.EXPIRED: S.EXPIRED,
+        TransactionStatus.REFUNDED: S.REFUNDED,
+    }
+)
+
+
+def allowed_steps(kind: FlowKind, state: FlowState) -> tuple[str, ...]:
+    """The steps a flow of ``kind`` may take in ``state`` (``refresh`` always among them)."""
+    steps = [name for name, states in STEPS[kind].items() if state in states]
+    return (*steps, "refresh")
+
+
+def check_step(kind: FlowKind, step: str, state: FlowState) -> None:
+    """Raise the right :class:`FlowStateError` if ``step`` may not run in ``state``."""
+    if state in STEPS[kind][step]:
+        return
+    if step in SESSION_STEPS and state in SESSION_USED:
+        raise SessionAlreadyUsedError(
+            f"{step}(): the session already carried its one {kind} (flow is {state}); "
+            "never send again: call 'await flow.refresh()' to learn what happened"
+        )
+    if step in SESSION_STEPS and state is S.EXPIRED:
+        raise SessionExpiredError(f"{step}(): the session has expired; start a new flow")
+    allowed = ", ".join(f"{name}()" for name in allowed_steps(kind, state))
+    raise FlowStateError(f"{step}() is not allowed while the flow is {state}; allowed: {allowed}")

@@ -1,0 +1,175 @@
+"""``PaymentFlow``: one payment through initiate -> choose -> pay -> wait_final (-> refund)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, ClassVar, Self
+
+import attrs
+
+from .._client import KashaClient
+from .._errors import FlowStateError, OutcomeUnknownError, SessionGoneError
+from .._models import (
+    CashierLink,
+    InitiatedSession,
+    PaymentOption,
+    PaymentOptionsRequest,
+    Refund,
+    SubmitResult,
+    Suboptions,
+)
+from ._base import DEFAULT_SAFETY_MARGIN, BaseFlow, Clock
+from ._states import FlowKind, FlowState
+
+
+def _payment_request(
+    request: PaymentOptionsRequest | None, fields: dict[str, Any]
+) -> PaymentOptionsRequest:
+    return request or PaymentOptionsRequest(**fields)
+
+
+@attrs.define(eq=False)
+class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
+    """One payment, walked in order; the API cannot be used out of order through it.
+
+    ``await PaymentFlow.start(kasha, country=..., ...)`` opens the session;
+    :meth:`choose` an option, :meth:`pay` once, :meth:`wait_final`, and
+    :meth:`refund` a completed payment. See ``docs/flows.md``.
+    """
+
+    _kind: ClassVar[FlowKind] = FlowKind.PAYMENT
+    _submit_step: ClassVar[str] = "pay"
+
+    @classmethod
+    async def start(
+        cls,
+        kasha: KashaClient,
+        request: PaymentOptionsRequest | None = None,
+        /,
+        *,
+        clock: Clock | None = None,
+        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
+        **fields: Any,
+    ) -> Self:
+        """Open a payment session (``POST /v2/payment-options``) and return its flow.
+
+        Pass a :class:`PaymentOptionsRequest` or its fields as keywords. ``clock`` is a
+        zero-argument callable returning an aware UTC datetime; ``safety_margin``
+        (seconds) refuses a :meth:`pay` that would arrive too close to expiry.
+        """
+        req = _payment_request(request, fields)
+        return await cls._start(kasha, req, clock, safety_margin, cashier=False)
+
+    @classmethod
+    async def cashier_link(
+        cls,
+        kasha: KashaClient,
+        request: PaymentOptionsRequest | None = None,
+        /,
+        *,
+        clock: Clock | None = None,
+        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
+        **fields: Any,
+    ) -> Self:
+        """Open a hosted-cashier payment session (``POST /v2/payment-session``).
+
+        The returned flow is SUBMITTED (the session belongs to the cashier):
+        send the customer to :attr:`cashier_url`, then :meth:`wait_final` or :meth:`feed`.
+        """
+        req = _payment_request(request, fields)
+        return await cls._start(kasha, req, clock, safety_margin, cashier=True)
+
+    @classmethod
+    async def _initiate(
+        cls, kasha: KashaClient, request: PaymentOptionsRequest
+    ) -> InitiatedSession:
+        return await kasha.payments.options(request)
+
+    @classmethod
+    async def _open_cashier(cls, kasha: KashaClient, request: PaymentOptionsRequest) -> CashierLink:
+        return await kasha.payments.create_session(request)
+
+    async def _fetch_suboptions(self, option: PaymentOption) -> Suboptions:
+        return await self._kasha.payments.suboptions(
+            session_id=self._session_id, payment_option_id=option.payment_option_id
+        )
+
+    async def _send(
+        self, option: PaymentOption, option_id: str | None, extra_data: Mapping[str, Any] | None
+    ) -> SubmitResult:
+        return await self._kasha.payments.post(
+            session_id=self._session_id,
+            payment_option_id=option.payment_option_id,
+            option_id=option_id,
+            extra_data=extra_data,
+            transaction_id=self._transaction_id,
+        )
+
+    def _submitted(self, result: SubmitResult) -> None:
+        if result.status is not None:
+            self._apply_status(result.status)
+
+    @property
+    def cashier_url(self) -> str | None:
+        """The hosted-cashier URL of :meth:`cashier_link` or :meth:`hybrid_link`, if any."""
+        return self._cashier_url
+
+    async def pay(
+        self, *, option_id: str | None = None, extra_data: Mapping[str, Any] | None = None
+    ) -> SubmitResult:
+        """Post the session's one payment (``POST /v2/payment``).
+
+        ``extra_data`` is checked against the option's form inputs first (one
+        :class:`InvalidRequestError` listing every problem, nothing sent). The flow is
+        marked SUBMITTED before the send: any second call raises
+        :class:`SessionAlreadyUsedError`, whatever happened to the first. A card needing
+        3DS answers ``result.needs_redirect`` with ``result.redirect_url``.
+        """
+        return await self._submit(option_id, extra_data)
+
+    async def hybrid_link(self, option: PaymentOption | str, option_id: str | None = None) -> str:
+        """A hosted-cashier link with ``option`` preselected (``POST /v2/hybrid-payment``).
+
+        The session then belongs to the cashier: the flow is SUBMITTED and :meth:`pay`
+        is refused; follow the outcome with :meth:`wait_final` or :meth:`feed`.
+        """
+        await self._begin("hybrid_link")
+        chosen = self._resolve(option)
+        self._busy = "hybrid_link"
+        try:
+            result = await self._kasha.payments.hybrid(
+                session_id=self._session_id,
+                payment_option_id=chosen.payment_option_id,
+                option_id=option_id,
+            )
+        except SessionGoneError as exc:
+            raise self._server_expired(exc) from exc
+        finally:
+            self._busy = None
+        if not result.redirect_url:
+            raise FlowStateError("hybrid_link(): the answer carried no redirectUrl")
+        self._move(FlowState.SUBMITTED)
+        self._option, self._cashier_url = chosen, result.redirect_url
+        return result.redirect_url
+
+    async def refund(self) -> Refund:
+        """Refund the completed payment (``POST /v2/refund`` by its merchant reference)."""
+        await self._begin("refund")
+        reference = self._merchant_reference
+        self._busy = "refund"
+        try:
+            if reference is None:
+                reference = (await self._fetch()).merchant_reference
+            if reference is None:
+                raise FlowStateError("refund(): the transaction has no merchant reference")
+            refund = await self._kasha.refunds.create(
+                merchant_reference=reference, transaction_id=self._transaction_id
+            )
+        except OutcomeUnknownError:
+            self._move(FlowState.OUTCOME_UNKNOWN)
+            raise
+        finally:
+            self._busy = None
+        self._apply_status(refund.status)
+        return refund
