@@ -125,7 +125,7 @@ def _too_large(limit: int) -> WebhookTooLargeError:
 
 
 def verify(
-    raw_body: bytes,
+    raw_body: bytes | bytearray | memoryview,
     headers: Mapping[str, str],
     signature_key: str | bytes,
     *,
