@@ -255,9 +255,9 @@ class BaseFlow(Generic[R]):
             logger.debug("flow %s: %s -> %s", self._transaction_id, previous, target)
 
     def _guard(self, step: str) -> None:
+        check_step(self._kind, step, self._state)
         if self._busy is not None:
             raise FlowStateError(f"{step}() called while {self._busy}() is still running")
-        check_step(self._kind, step, self._state)
         if step == "choose" or step == "fetch_suboptions" or step in _SUBMIT_STEPS:
             margin = self._safety_margin if step in _SUBMIT_STEPS else _ZERO
             if self._clock() + margin >= self._expires_at:
