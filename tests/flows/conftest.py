@@ -43,7 +43,7 @@ def payment_fields(**overrides: Any) -> dict[str, Any]:
 
 def payout_fields(**overrides: Any) -> dict[str, Any]:
     """Keyword arguments for ``PayoutFlow.start`` with a fresh merchant reference."""
-    return payment_fields(amount=Decimal("150.00"), **overrides)
+    return payment_fields(**{"amount": Decimal("150.00"), **overrides})
 
 
 def sent(sandbox: Sandbox, endpoint: str | None = None) -> int:
