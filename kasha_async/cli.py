@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from .batch.cli import payouts
 from .sandbox import DEFAULT_API_KEY, Sandbox
 
 
@@ -51,6 +52,8 @@ async def _serve(sandbox: Sandbox) -> None:
         await stop.wait()
     click.echo("Kasha sandbox stopped.")
 
+
+main.add_command(payouts)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,408 @@
+"""The write-ahead journal of a batch: one record per item, behind a small Protocol.
+
+The runner commits the *intent* of every money-moving call (create, settle)
+before making it and the outcome after, so a batch killed at any instant can be
+resumed without paying twice: an intent without an outcome is reconciled by
+``GET /v2/transactions/{id}`` before anything is resent.
+
+:class:`SQLiteJournal` keeps the records in SQLite (WAL mode) and does all its
+I/O in one dedicated thread that commits whatever writes are waiting in one
+transaction (group commit). :class:`MemoryJournal` keeps them in a dict (tests
+and benchmarks; not durable). Another backend (PostgreSQL for many workers on
+many machines) implements :class:`Journal` and the runner does not change.
+
+What a record holds: the reference, country, currency and amount, the item's
+state, the Kasha session and transaction ids, the payout option ids, the last
+seen transaction status, the decline code and reason, the attempts, the last
+error message and timestamps. Never the API key, the customer or ``extra_data``
+(bank details), which are re-read from the input on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import queue
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+T = TypeVar("T")
+_PAGE = 1000
+_GROUP_LIMIT = 2000
+_SCHEMA_VERSION = 1
+
+
+class ItemState(enum.StrEnum):
+    """Where an item stands; ``*_SENT`` are intents whose outcome is not yet journaled."""
+
+    PLANNED = "planned"
+    CREATE_SENT = "create_sent"
+    PENDING = "pending"
+    SETTLE_SENT = "settle_sent"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether a resume skips the item."""
+        return self in (ItemState.COMPLETED, ItemState.DECLINED, ItemState.FAILED)
+
+    @property
+    def is_in_doubt(self) -> bool:
+        """Whether a money-moving call was sent without a journaled outcome."""
+        return self in (ItemState.CREATE_SENT, ItemState.SETTLE_SENT)
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class JournalRecord:
+    """The journaled state of one item (see the module docstring for what is, and is not, kept)."""
+
+    reference: str
+    seq: int
+    country: str
+    currency: str
+    amount: Decimal
+    state: ItemState = ItemState.PLANNED
+    session_id: str | None = None
+    transaction_id: str | None = None
+    payment_option_id: str | None = None
+    option_id: str | None = None
+    status: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    decline_code: int | None = None
+    decline_reason: str | None = None
+    started_at: float | None = None
+    updated_at: float | None = None
+    finished_at: float | None = None
+
+    def evolve(self, **changes: Any) -> JournalRecord:
+        """A copy with ``changes`` applied."""
+        return attrs.evolve(self, **changes)
+
+
+_COLUMNS = tuple(f.name for f in attrs.fields(JournalRecord))
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """Durable per-item state of a batch; what the runner needs and nothing more."""
+
+    async def open(self) -> None:
+        """Create or open the storage."""
+
+    async def close(self) -> None:
+        """Flush and release everything (idempotent)."""
+
+    async def register(self, records: Sequence[JournalRecord]) -> list[JournalRecord]:
+        """Store the new planned records; return the stored record of each (old ones unchanged)."""
+
+    async def put(self, record: JournalRecord) -> None:
+        """Store ``record``; it is durable when this returns."""
+
+    async def get(self, reference: str) -> JournalRecord | None:
+        """The record of ``reference``, if any."""
+
+    async def count(self) -> int:
+        """How many items the journal holds."""
+
+    def scan(self, states: Collection[ItemState] | None = None) -> AsyncIterator[JournalRecord]:
+        """Every record (in input order), or those in ``states``, streamed."""
+
+
+def _to_row(record: JournalRecord) -> tuple[Any, ...]:
+    values = attrs.astuple(record, recurse=False)
+    return tuple(str(v) if isinstance(v, Decimal | ItemState) else v for v in values)
+
+
+def _from_row(row: Sequence[Any]) -> JournalRecord:
+    fields = dict(zip(_COLUMNS, row, strict=True))
+    fields["amount"] = Decimal(fields["amount"])
+    fields["state"] = ItemState(fields["state"])
+    return JournalRecord(**fields)
+
+
+_CREATE = f"""
+CREATE TABLE IF NOT EXISTS items (
+    reference TEXT PRIMARY KEY, seq INTEGER NOT NULL, country TEXT NOT NULL,
+    currency TEXT NOT NULL, amount TEXT NOT NULL, state TEXT NOT NULL, session_id TEXT,
+    transaction_id TEXT, payment_option_id TEXT, option_id TEXT, status TEXT,
+    attempts INTEGER NOT NULL, last_error TEXT, decline_code INTEGER, decline_reason TEXT,
+    started_at REAL, updated_at REAL, finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS items_seq ON items (seq);
+PRAGMA user_version = {_SCHEMA_VERSION};
+"""
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
+_UPSERT = (
+    f"INSERT OR REPLACE INTO items ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+_INSERT_NEW = _UPSERT.replace("OR REPLACE", "OR IGNORE")
+
+
+@attrs.define
+class JournalStats:
+    """How hard the journal worked: writes, and the commits that carried them."""
+
+    writes: int = 0
+    commits: int = 0
+
+
+_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+
+
+class SQLiteJournal:
+    """A :class:`Journal` in one SQLite file (WAL mode), written by one thread with group commit.
+
+    ``synchronous="FULL"`` (the default) fsyncs every commit, so an intent survives
+    a power cut as well as a killed process; ``"NORMAL"`` survives a killed process only.
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
+        self.path = Path(path)
+        self.stats = JournalStats()
+        self._synchronous = synchronous.upper()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"<SQLiteJournal {str(self.path)!r}>"
+
+    async def __aenter__(self) -> SQLiteJournal:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Start the writer thread and create the schema if the file is new."""
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name=f"kasha-journal:{self.path.name}", daemon=True
+        )
+        self._thread.start()
+        error = await asyncio.to_thread(ready.get)
+        if error is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+            raise error
+
+    async def close(self) -> None:
+        """Finish every queued write, close the connection and stop the thread."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(thread.join)
+
+    # --- the writer thread ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise sqlite3.DatabaseError(f"{self.path}: journal schema {version} is unknown")
+            conn.executescript(_CREATE)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _serve(self, ready: queue.SimpleQueue[BaseException | None]) -> None:
+        try:
+            conn = self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            ready.put(exc)
+            return
+        ready.put(None)
+        try:
+            while (batch := self._next_batch()) is not None:
+                self._run_batch(conn, batch)
+        finally:
+            conn.close()
+
+    def _next_batch(self) -> list[_Job] | None:
+        """Block for one job, then take every job already waiting (the group commit)."""
+        first = self._jobs.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < _GROUP_LIMIT:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._jobs.put(None)  # stop after this batch
+                break
+            batch.append(job)
+        return batch
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work, future in batch:
+                results.append((future, *self._run_job(conn, work)))
+            conn.execute("COMMIT")
+            self.stats.commits += 1
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            results = [(future, None, exc) for _, future in batch]
+        for future, value, error in results:
+            self._resolve(future, value, error)
+
+    @staticmethod
+    def _run_job(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn.execute("SAVEPOINT job")
+        try:
+            value = work(conn)
+        except (sqlite3.Error, ValueError) as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            return None, exc
+        conn.execute("RELEASE job")
+        return value, None
+
+    def _resolve(
+        self, future: asyncio.Future[Any], value: Any, error: BaseException | None
+    ) -> None:
+        def settle() -> None:
+            if future.done():
+                return
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self._loop.call_soon_threadsafe(settle)
+
+    async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._thread is None or self._loop is None:
+            raise RuntimeError(f"{self!r} is not open")
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._jobs.put((work, future))
+        return await future
+
+    # --- the Journal interface -----------------------------------------------------------------
+
+    async def register(self, records: Sequence[JournalRecord]) -> list[JournalRecord]:
+        """Insert the records not yet present; return what is stored for each reference."""
+        rows = [_to_row(r) for r in records]
+        refs = [r.reference for r in records]
+
+        def work(conn: sqlite3.Connection) -> list[JournalRecord]:
+            conn.executemany(_INSERT_NEW, rows)
+            marks = ", ".join("?" * len(refs))
+            found = conn.execute(f"{_SELECT} WHERE reference IN ({marks})", refs).fetchall()
+            by_ref = {row[0]: _from_row(row) for row in found}
+            return [by_ref[ref] for ref in refs]
+
+        self.stats.writes += len(rows)
+        return await self._submit(work) if rows else []
+
+    async def put(self, record: JournalRecord) -> None:
+        """Store ``record``; returns once the commit that carries it is done."""
+        row = _to_row(record)
+        self.stats.writes += 1
+        await self._submit(lambda conn: conn.execute(_UPSERT, row))
+
+    async def get(self, reference: str) -> JournalRecord | None:
+        """The record of ``reference``, if any."""
+
+        def work(conn: sqlite3.Connection) -> JournalRecord | None:
+            row = conn.execute(f"{_SELECT} WHERE reference = ?", (reference,)).fetchone()
+            return None if row is None else _from_row(row)
+
+        return await self._submit(work)
+
+    async def count(self) -> int:
+        """How many items the journal holds."""
+        return int(
+            await self._submit(lambda c: c.execute("SELECT count(*) FROM items").fetchone()[0])
+        )
+
+    async def scan(
+        self, states: Collection[ItemState] | None = None
+    ) -> AsyncIterator[JournalRecord]:
+        """Every record in input order (or those in ``states``), read a page at a time."""
+        wanted = [str(s) for s in states] if states is not None else None
+        after = -1
+        while True:
+            page = await self._submit(functools.partial(_page, after=after, states=wanted))
+            for record in page:
+                yield record
+            if len(page) < _PAGE:
+                return
+            after = page[-1].seq
+
+
+def _page(conn: sqlite3.Connection, after: int, states: list[str] | None) -> list[JournalRecord]:
+    where, params = "seq > ?", [after, *(states or ())]
+    if states is not None:
+        where += f" AND state IN ({', '.join('?' * len(states))})"
+    sql = f"{_SELECT} WHERE {where} ORDER BY seq LIMIT {_PAGE}"
+    return [_from_row(row) for row in conn.execute(sql, params)]
+
+
+class MemoryJournal:
+    """A :class:`Journal` in a dict: not durable; for tests and for measuring the journal's cost."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, JournalRecord] = {}
+        self.stats = JournalStats()
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def register(self, records: Sequence[JournalRecord]) -> list[JournalRecord]:
+        """Keep the new records; return what is stored for each reference."""
+        self.stats.writes += len(records)
+        return [self.records.setdefault(r.reference, r) for r in records]
+
+    async def put(self, record: JournalRecord) -> None:
+        """Keep ``record``."""
+        self.stats.writes += 1
+        self.records[record.reference] = record
+
+    async def get(self, reference: str) -> JournalRecord | None:
+        """The record of ``reference``, if any."""
+        return self.records.get(reference)
+
+    async def count(self) -> int:
+        """How many items the journal holds."""
+        return len(self.records)
+
+    async def scan(
+        self, states: Collection[ItemState] | None = None
+    ) -> AsyncIterator[JournalRecord]:
+        """Every record in input order (or those in ``states``)."""
+        for record in sorted(self.records.values(), key=lambda r: r.seq):
+            if states is None or record.state in states:
+                yield record

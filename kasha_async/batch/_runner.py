@@ -1,0 +1,556 @@
+"""``run_payouts``: a bounded worker pool walking each item through a write-ahead journal.
+
+Per item, one step per journaled state (the intent of a create or settle is
+committed before the call, its outcome after)::
+
+    PLANNED ─open, choose─▶ CREATE_SENT ─create─▶ PENDING ─(hold: stop)
+                                 │                   │ auto
+                       lookup (resume/unknown)   SETTLE_SENT ─settle─▶ PROCESSING ─wait─▶ final
+                                                     │
+                                           lookup (resume/unknown)
+
+An in-doubt state (``*_SENT``) is always resolved by ``GET /transactions/{id}``
+before anything is resent, and a resent create uses the same session, which can
+carry one payout only. A session that expired unused (``EXPIRED``) restarts the
+item with a new session; nothing was paid on the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from .._client import KashaClient
+from .._codes import KashaErrorCode, TransactionStatus
+from .._errors import (
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    DeclinedError,
+    InvalidRequestError,
+    KashaError,
+    SessionAlreadyUsedError,
+    SessionExpiredError,
+    SessionGoneError,
+    ValidationError,
+)
+from .._models import Transaction
+from ._driver import FlowDriver, OpenedSession, PayoutDriver
+from ._items import PayoutItem
+from ._journal import ItemState, Journal, JournalRecord, SQLiteJournal
+from ._progress import ProgressCallback, ProgressTracker
+from ._report import Report, build_report, status_of
+
+logger = logging.getLogger("kasha_async.batch")
+
+ApproveMode = Literal["auto", "hold"]
+#: The redirect URL sent when none is given (payouts redirect nobody, but the API wants one).
+DEFAULT_REDIRECT_URL = "https://localhost/kasha-batch/return"
+_CHUNK = 256
+_FINAL = {
+    TransactionStatus.COMPLETED: ItemState.COMPLETED,
+    TransactionStatus.REFUNDED: ItemState.COMPLETED,
+    TransactionStatus.DECLINED: ItemState.DECLINED,
+}
+_DUPLICATE = KashaErrorCode.DUPLICATE_TRANSACTION
+
+
+_Queue = asyncio.Queue[tuple[PayoutItem | None, JournalRecord] | None]
+
+
+class DuplicateReferenceError(InvalidRequestError):
+    """The same reference appears twice in the input; nothing was sent."""
+
+
+class InputMismatchError(ConfigError):
+    """A resumed item differs (amount, currency, country) from what the journal recorded."""
+
+
+@attrs.frozen(kw_only=True)
+class _Settings:
+    approve: ApproveMode
+    redirect_url: str
+    max_attempts: int
+    retry_delay: float
+    processing_timeout: float
+
+
+class _Retry(Exception):
+    """Internal: the step failed without a decision; the record (journaled) says why."""
+
+    def __init__(self, record: JournalRecord) -> None:
+        super().__init__(record.last_error)
+        self.record = record
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class _Steps:
+    """One method per journaled state; each returns the next record (journaled) or None to stop."""
+
+    def __init__(self, driver: PayoutDriver, journal: Journal, settings: _Settings) -> None:
+        self.driver = driver
+        self.journal = journal
+        self.settings = settings
+
+    async def save(self, record: JournalRecord, **changes: object) -> JournalRecord:
+        record = record.evolve(updated_at=time.time(), **changes)
+        await self.journal.put(record)
+        return record
+
+    async def retry(self, record: JournalRecord, exc: BaseException) -> _Retry:
+        return _Retry(await self.save(record, last_error=_describe(exc)))
+
+    async def step(self, item: PayoutItem | None, record: JournalRecord) -> JournalRecord | None:
+        """Run the step of ``record.state`` (only the steps before PENDING need the input item)."""
+        match record.state:
+            case ItemState.PLANNED:
+                assert item is not None
+                return await self.start(item, record)
+            case ItemState.CREATE_SENT:
+                return await self.reconcile(item, record, settle=False)
+            case ItemState.PENDING:
+                return await self.settle(record)
+            case ItemState.SETTLE_SENT:
+                return await self.reconcile(item, record, settle=True)
+            case _:
+                return await self.wait(record)
+
+    async def start(self, item: PayoutItem, record: JournalRecord) -> JournalRecord:
+        """Open a session (no money moves), journal the create intent, create."""
+        try:
+            session = await self.driver.open(item, redirect_url=self.settings.redirect_url)
+        except (InvalidRequestError, DeclinedError) as exc:
+            return await self.failed(record, exc)
+        except AuthenticationError:
+            raise
+        except KashaError as exc:
+            raise await self.retry(record, exc) from exc
+        record = await self.save(
+            record,
+            state=ItemState.CREATE_SENT,
+            session_id=session.session_id,
+            transaction_id=session.transaction_id,
+            payment_option_id=session.payment_option_id,
+            option_id=session.option_id,
+            attempts=record.attempts + 1,
+            started_at=record.started_at or time.time(),
+            last_error=None,
+        )
+        return await self.create(item, record, session)
+
+    async def create(
+        self, item: PayoutItem, record: JournalRecord, session: OpenedSession
+    ) -> JournalRecord:
+        """Send the create whose intent ``record`` journals; map the answer to a state."""
+        try:
+            await self.driver.create(item, session)
+        except (ValidationError, InvalidRequestError) as exc:
+            return await self.failed(record, exc)  # refused before processing: nothing paid
+        except DeclinedError as exc:
+            if exc.code is _DUPLICATE:
+                return await self.failed(record, exc, "the provider already has a payout with it")
+            return await self.final(record, ItemState.DECLINED, exc.code, exc.reason)
+        except ConflictError as exc:
+            if exc.code is _DUPLICATE:
+                return await self.failed(record, exc, "the provider already has a payout with it")
+            raise await self.retry(record, exc) from exc  # session used: reconcile next
+        except (SessionExpiredError, SessionGoneError) as exc:
+            return await self.restart(record, exc)
+        except SessionAlreadyUsedError as exc:
+            raise await self.retry(record, exc) from exc
+        except AuthenticationError:
+            raise
+        except KashaError as exc:  # unknown or not sent: the next pass looks it up first
+            raise await self.retry(record, exc) from exc
+        if self.settings.approve == "hold":
+            return await self.save(
+                record, state=ItemState.PENDING, status="PENDING", last_error=None
+            )
+        return record.evolve(state=ItemState.PENDING, status="PENDING", last_error=None)
+
+    async def settle(self, record: JournalRecord) -> JournalRecord | None:
+        """Journal the settle intent, APPROVE, and record what the payout moved to."""
+        if self.settings.approve == "hold":
+            return None
+        record = await self.save(
+            record, state=ItemState.SETTLE_SENT, attempts=record.attempts + 1, last_error=None
+        )
+        try:
+            status = await self.driver.approve(record.transaction_id or "")
+        except DeclinedError as exc:
+            return await self.final(record, ItemState.DECLINED, exc.code, exc.reason)
+        except AuthenticationError:
+            raise
+        except KashaError as exc:
+            raise await self.retry(record, exc) from exc
+        if status is TransactionStatus.PROCESSING:
+            return record.evolve(state=ItemState.PROCESSING, status=status.value)
+        return await self.observe(record, await self.lookup(record))
+
+    async def reconcile(
+        self, item: PayoutItem | None, record: JournalRecord, *, settle: bool
+    ) -> JournalRecord | None:
+        """Resolve an intent without outcome by lookup; resend only what certainly did not land."""
+        tx = await self.lookup(record)
+        if tx.status is TransactionStatus.CREATED and not settle:
+            assert item is not None  # an item before PENDING always comes from the input
+            return await self.resend_create(item, record)
+        if tx.status is TransactionStatus.PENDING and settle:
+            return await self.settle(record.evolve(state=ItemState.PENDING))
+        if tx.status is TransactionStatus.EXPIRED and not settle:
+            return await self.restart(record, None)
+        return await self.observe(record, tx)
+
+    async def resend_create(self, item: PayoutItem, record: JournalRecord) -> JournalRecord:
+        """The create never landed: send it again on the same session (it carries one payout)."""
+        session = OpenedSession(
+            session_id=record.session_id or "",
+            transaction_id=record.transaction_id or "",
+            payment_option_id=record.payment_option_id or "",
+            option_id=record.option_id,
+        )
+        record = await self.save(record, attempts=record.attempts + 1)
+        return await self.create(item, record, session)
+
+    async def wait(self, record: JournalRecord) -> JournalRecord | None:
+        """Follow a PROCESSING payout to its final status, or stop at the timeout."""
+        assert record.transaction_id is not None
+        try:
+            tx = await self.driver.wait_final(
+                record.transaction_id, timeout=self.settings.processing_timeout
+            )
+        except AuthenticationError:
+            raise
+        except KashaError as exc:
+            raise await self.retry(record, exc) from exc
+        if not tx.is_final:
+            await self.save(record, status=tx.status.value)
+            return None
+        return await self.observe(record, tx)
+
+    async def lookup(self, record: JournalRecord) -> Transaction:
+        assert record.transaction_id is not None
+        try:
+            return await self.driver.lookup(record.transaction_id)
+        except AuthenticationError:
+            raise
+        except KashaError as exc:
+            raise await self.retry(record, exc) from exc
+
+    async def observe(self, record: JournalRecord, tx: Transaction) -> JournalRecord:
+        """Move the record to what the server's transaction says."""
+        if tx.status is TransactionStatus.PENDING:
+            return await self.save(
+                record, state=ItemState.PENDING, status="PENDING", last_error=None
+            )
+        if tx.status is TransactionStatus.PROCESSING:
+            return await self.save(record, state=ItemState.PROCESSING, status="PROCESSING")
+        if not tx.is_final:
+            raise await self.retry(record, RuntimeError(f"transaction is {tx.status.value}"))
+        code = tx.errors.code if tx.errors else None
+        reason = tx.errors.msg if tx.errors else None
+        state = _FINAL.get(tx.status, ItemState.FAILED)
+        return await self.final(
+            record, state, code, reason or (code.reason if code else None), tx.status
+        )
+
+    async def final(
+        self,
+        record: JournalRecord,
+        state: ItemState,
+        code: KashaErrorCode | None,
+        reason: str | None,
+        status: TransactionStatus | None = None,
+    ) -> JournalRecord:
+        status = status or (TransactionStatus.COMPLETED if state is ItemState.COMPLETED else None)
+        return await self.save(
+            record,
+            state=state,
+            status=(status or TransactionStatus.DECLINED).value,
+            decline_code=None if code is None else code.value,
+            decline_reason=reason,
+            last_error=None,
+            finished_at=time.time(),
+        )
+
+    async def failed(
+        self, record: JournalRecord, exc: KashaError, why: str | None = None
+    ) -> JournalRecord:
+        code = getattr(exc, "code", None)
+        message = _describe(exc) + (f" ({why})" if why else "")
+        return await self.save(
+            record,
+            state=ItemState.FAILED,
+            decline_code=code.value if isinstance(code, KashaErrorCode) else None,
+            decline_reason=getattr(exc, "reason", None),
+            last_error=message,
+            finished_at=time.time(),
+        )
+
+    async def restart(self, record: JournalRecord, exc: BaseException | None) -> JournalRecord:
+        """The session expired unused: forget it and open a new one next."""
+        return await self.save(
+            record,
+            state=ItemState.PLANNED,
+            session_id=None,
+            transaction_id=None,
+            last_error=None if exc is None else _describe(exc),
+        )
+
+
+class _Runner:
+    """The worker pool: a producer registering chunks in the journal, N workers, one stop flag."""
+
+    def __init__(
+        self,
+        steps: _Steps,
+        journal: Journal,
+        tracker: ProgressTracker,
+        *,
+        concurrency: int,
+        stop: asyncio.Event,
+    ) -> None:
+        self.steps = steps
+        self.journal = journal
+        self.tracker = tracker
+        self.concurrency = concurrency
+        self.stop = stop
+        self.settings = steps.settings
+
+    async def run(self, feed: Callable[[_Queue], Awaitable[None]]) -> None:
+        """Start the workers, let ``feed`` fill the queue, then wait for the workers to drain it."""
+        queue: _Queue = asyncio.Queue(self.concurrency)
+        try:
+            async with asyncio.TaskGroup() as group:
+                workers = [group.create_task(self.work(queue)) for _ in range(self.concurrency)]
+                await feed(queue)
+                for _ in workers:
+                    await queue.put(None)
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+
+    async def produce(self, items: Iterable[PayoutItem], queue: _Queue) -> None:
+        """Register the items a chunk at a time and queue those not final yet."""
+        chunk: list[PayoutItem] = []
+        seq = 0
+        for item in items:
+            if self.stop.is_set():
+                return
+            chunk.append(item)
+            if len(chunk) == _CHUNK:
+                await self.dispatch(chunk, seq, queue)
+                seq += len(chunk)
+                chunk = []
+        if chunk and not self.stop.is_set():
+            await self.dispatch(chunk, seq, queue)
+
+    async def produce_records(self, records: AsyncIterator[JournalRecord], queue: _Queue) -> None:
+        """Queue journal records that need no input item (settling held payouts)."""
+        async for record in records:
+            await queue.put((None, record))
+
+    async def dispatch(self, chunk: Sequence[PayoutItem], seq: int, queue: _Queue) -> None:
+        planned = [_planned(item, seq + i) for i, item in enumerate(chunk)]
+        stored = await self.journal.register(planned)
+        for item, record in zip(chunk, stored, strict=True):
+            _check_same(item, record)
+            if record.state.is_final:
+                self.tracker.item_done(status_of(record), skipped=True)
+            elif not self.stop.is_set():
+                await queue.put((item, record))
+
+    async def work(self, queue: _Queue) -> None:
+        while (job := await queue.get()) is not None:
+            if self.stop.is_set():
+                continue
+            record = await self.process(*job)
+            self.tracker.item_done(status_of(record))
+
+    async def process(self, item: PayoutItem | None, record: JournalRecord) -> JournalRecord:
+        """Step the item until it is final, held, stopped, or out of attempts for this run."""
+        failures = 0
+        while not record.state.is_final and not self.stop.is_set():
+            try:
+                following = await self.steps.step(item, record)
+            except _Retry as retry:
+                record, failures = retry.record, failures + 1
+                if failures >= self.settings.max_attempts:
+                    break
+                await asyncio.sleep(_backoff(self.settings.retry_delay, failures))
+                continue
+            if following is None:
+                break
+            record = following
+        return record
+
+
+def _backoff(base: float, failures: int) -> float:
+    return random.uniform(0.5, 1.0) * min(10.0, base * 2.0 ** (failures - 1))
+
+
+def _planned(item: PayoutItem, seq: int) -> JournalRecord:
+    return JournalRecord(
+        reference=item.reference,
+        seq=seq,
+        country=item.country,
+        currency=item.currency,
+        amount=item.amount,
+    )
+
+
+def _check_same(item: PayoutItem, record: JournalRecord) -> None:
+    journaled = (record.amount, record.currency, record.country)
+    if journaled != (item.amount, item.currency, item.country):
+        raise InputMismatchError(
+            f"item {item.reference!r} is {item.amount} {item.currency} {item.country} in the input "
+            f"but {record.amount} {record.currency} {record.country} in the journal"
+        )
+
+
+def _reiterable(items: Iterable[PayoutItem]) -> Iterable[PayoutItem]:
+    """A one-shot iterator is materialized: the input is read twice (check, then run)."""
+    return list(items) if iter(items) is items else items
+
+
+def check_unique(items: Iterable[PayoutItem]) -> int:
+    """Count the items; raise :class:`DuplicateReferenceError` if a reference repeats."""
+    seen: set[str] = set()
+    for item in items:
+        if item.reference in seen:
+            raise DuplicateReferenceError(f"duplicate reference {item.reference!r} in the input")
+        seen.add(item.reference)
+    return len(seen)
+
+
+async def run_payouts(
+    kasha: KashaClient,
+    items: Iterable[PayoutItem],
+    *,
+    journal: str | Path | Journal,
+    concurrency: int = 50,
+    approve: ApproveMode = "auto",
+    resume: bool = False,
+    progress: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+    redirect_url: str = DEFAULT_REDIRECT_URL,
+    max_attempts: int = 5,
+    retry_delay: float = 0.5,
+    processing_timeout: float = 60.0,
+    stop: asyncio.Event | None = None,
+    include_items: bool = True,
+    driver: PayoutDriver | None = None,
+) -> Report:
+    """Pay every item once, journaled; return the :class:`Report`.
+
+    ``journal`` is a path (a :class:`SQLiteJournal` there) or any :class:`Journal`.
+    A journal that already holds items needs ``resume=True``: final items are
+    skipped, in-doubt ones reconciled by lookup, the rest run. ``approve="hold"``
+    stops each payout at PENDING (settle later with :func:`approve_held`).
+    ``progress`` shows a rich bar (default: when stderr is a terminal);
+    ``on_progress`` gets a :class:`BatchProgress` after every item. Setting
+    ``stop`` stops starting items and lets each worker end its current step;
+    cancelling the task stops at once (sent steps stay journaled as in doubt).
+    ``max_attempts`` bounds the undecided tries per item per run, with a
+    ``retry_delay`` backoff. Items in the report are left out with ``include_items=False``.
+    """
+    settings = _settings(
+        concurrency, approve, redirect_url, max_attempts, retry_delay, processing_timeout
+    )
+    items = _reiterable(items)
+    total = check_unique(items)
+    owned = not isinstance(journal, Journal)
+    store: Journal = SQLiteJournal(journal) if not isinstance(journal, Journal) else journal
+    await store.open()
+    try:
+        existing = await store.count()
+        if existing and not resume:
+            raise ConfigError(
+                f"the journal already holds {existing} items: pass resume=True (--resume) "
+                "to continue that batch, or use a new journal"
+            )
+        stop = stop or asyncio.Event()
+        started = time.monotonic()
+        steps = _Steps(driver or FlowDriver(kasha), store, settings)
+        with ProgressTracker(total, callback=on_progress, show=progress) as tracker:
+            runner = _Runner(steps, store, tracker, concurrency=concurrency, stop=stop)
+            await runner.run(lambda queue: runner.produce(items, queue))
+        return await build_report(
+            store,
+            duration=time.monotonic() - started,
+            interrupted=stop.is_set(),
+            include_items=include_items,
+        )
+    finally:
+        if owned:
+            await store.close()
+
+
+def _settings(
+    concurrency: int,
+    approve: str,
+    redirect_url: str,
+    max_attempts: int,
+    retry_delay: float,
+    processing_timeout: float,
+) -> _Settings:
+    if concurrency < 1:
+        raise ConfigError("concurrency must be at least 1")
+    if approve not in ("auto", "hold"):
+        raise ConfigError(f"approve must be 'auto' or 'hold', not {approve!r}")
+    if max_attempts < 1:
+        raise ConfigError("max_attempts must be at least 1")
+    return _Settings(
+        approve="auto" if approve == "auto" else "hold",
+        redirect_url=redirect_url,
+        max_attempts=max_attempts,
+        retry_delay=retry_delay,
+        processing_timeout=processing_timeout,
+    )
+
+
+async def approve_held(
+    kasha: KashaClient,
+    *,
+    journal: str | Path | Journal,
+    concurrency: int = 50,
+    progress: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+    max_attempts: int = 5,
+    retry_delay: float = 0.5,
+    processing_timeout: float = 60.0,
+    include_items: bool = True,
+    driver: PayoutDriver | None = None,
+) -> Report:
+    """Approve every payout a ``hold`` run left PENDING (and resolve in-doubt settles).
+
+    Needs only the journal: settling and reconciling use transaction ids.
+    """
+    settings = _settings(
+        concurrency, "auto", DEFAULT_REDIRECT_URL, max_attempts, retry_delay, processing_timeout
+    )
+    owned = not isinstance(journal, Journal)
+    store: Journal = SQLiteJournal(journal) if not isinstance(journal, Journal) else journal
+    await store.open()
+    try:
+        started = time.monotonic()
+        wanted = (ItemState.PENDING, ItemState.SETTLE_SENT, ItemState.PROCESSING)
+        held = sum([1 async for _ in store.scan(wanted)])
+        steps = _Steps(driver or FlowDriver(kasha), store, settings)
+        with ProgressTracker(held, callback=on_progress, show=progress) as tracker:
+            runner = _Runner(steps, store, tracker, concurrency=concurrency, stop=asyncio.Event())
+            await runner.run(lambda queue: runner.produce_records(store.scan(wanted), queue))
+        duration = time.monotonic() - started
+        return await build_report(store, duration=duration, include_items=include_items)
+    finally:
+        if owned:
+            await store.close()
