@@ -61,7 +61,7 @@ async def test_card_payment_with_3ds_surfaces_the_redirect_and_waits(
 async def test_feed_wakes_wait_final_without_another_poll(
     kasha_sandbox: Sandbox, kasha_client: KashaClient
 ) -> None:
-    """A webhook fed to the flow resolves a waiting wait_final; other ids and old news are ignored."""
+    """A fed webhook resolves a waiting wait_final; other ids and older statuses are ignored."""
     kasha_sandbox.state.payment_delay = None
     flow = await PaymentFlow.start(kasha_client, **payment_fields())
     await flow.choose(flow.option(name="Card"))
@@ -146,8 +146,8 @@ async def test_code_1100_is_outcome_unknown_and_refresh_resolves_it(
     with pytest.raises(SessionAlreadyUsedError, match="refresh"):
         await flow.pay(extra_data=card())
     assert sent(kasha_sandbox, "payments.post") == posts == 1
-    assert (await flow.refresh()).status is TransactionStatus.ERROR
-    assert flow.state is FlowState.ERROR
+    tx = await flow.refresh()
+    assert (tx.status, flow.state) == (TransactionStatus.ERROR, FlowState.ERROR)
 
 
 async def test_a_second_pay_after_success_sends_nothing(

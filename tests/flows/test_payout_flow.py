@@ -36,8 +36,7 @@ async def test_an_approved_payout_completes(
     payout = await _created(kasha_client)
     assert payout.state is FlowState.PENDING_APPROVAL
     settled = await payout.approve()
-    assert settled.status is TransactionStatus.PROCESSING
-    assert payout.state is FlowState.PROCESSING
+    assert (settled.status, payout.state) == (TransactionStatus.PROCESSING, FlowState.PROCESSING)
     assert sent(kasha_sandbox, "transactions.get") == 0
     final = await payout.wait_final(timeout=5, poll_interval=0.01)
     assert (final.status, payout.state) == (TransactionStatus.COMPLETED, FlowState.COMPLETED)

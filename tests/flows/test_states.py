@@ -78,7 +78,7 @@ def test_a_send_on_an_expired_session_is_session_expired() -> None:
 
 
 def test_an_out_of_order_step_names_the_allowed_next_steps() -> None:
-    """approve() before create() names choose() as what may come next."""
+    """refund() on a fresh flow names choose() and hybrid_link() as what may come next."""
     with pytest.raises(FlowStateError, match=r"allowed: choose\(\), hybrid") as caught:
         check_step(FlowKind.PAYMENT, "refund", S.CREATED)
     assert not isinstance(caught.value, SessionAlreadyUsedError)
