@@ -62,6 +62,7 @@ from ._models import (
 )
 from ._retry import RetryBudget, RetryStats, set_testing
 from ._version import __version__
+from .flows import FlowState, IllegalTransitionError, PaymentFlow, PayoutFlow
 
 __all__ = [
     "APIStatusError",
@@ -77,10 +78,12 @@ __all__ = [
     "ConnectionLostError",
     "Customer",
     "DeclinedError",
+    "FlowState",
     "FlowStateError",
     "FormInput",
     "FormValidations",
     "Identification",
+    "IllegalTransitionError",
     "InitiatedSession",
     "InvalidRequestError",
     "InvalidSignatureError",
@@ -92,9 +95,11 @@ __all__ = [
     "OrderDetail",
     "OutcomeUnknownError",
     "PRODUCTION_BASE_URL",
+    "PaymentFlow",
     "PaymentOption",
     "PaymentOptionsRequest",
     "Payments",
+    "PayoutFlow",
     "PayoutOptionsRequest",
     "Payouts",
     "ROUTES",
