@@ -39,6 +39,14 @@ def serve(host: str, port: int, api_key: str, signature_key: str | None, seed: i
     asyncio.run(_serve(sandbox))
 
 
+@sandbox.command("triggers")
+def triggers() -> None:
+    """Print the trigger tables (magic amounts and cards per error code) as Markdown."""
+    from .sandbox.triggers import render_markdown
+
+    click.echo(render_markdown(), nl=False)
+
+
 async def _serve(sandbox: Sandbox) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -31,7 +31,7 @@ class Ledger:
     """A frozen snapshot of the sandbox's state and counters."""
 
     #: Transaction id -> the SDK's :class:`~kasha_async._models.Transaction`.
-    transactions: Mapping[str, Transaction]
+    transactions: Mapping[str, Transaction] = attrs.field(repr=False)
     #: Transaction id -> ``"payment"`` or ``"payout"``.
     kinds: Mapping[str, str]
     #: Status -> number of transactions in it.

@@ -78,7 +78,8 @@ async def test_non_json_body_is_an_html_page(api: Api, sb: Sandbox) -> None:
     first = await api.call("GET", "/v2/transactions/x")
     second = await api.call("GET", "/v2/transactions/x")
     assert (first.status, second.status) == (502, 200)
-    assert first.headers["Content-Type"].startswith("text/html") and b"<html>" in second.body
+    assert first.headers["Content-Type"].startswith("text/html")
+    assert b"<html>" in second.body
 
 
 async def test_times_limits_the_fault_to_the_next_n_calls(api: Api, sb: Sandbox) -> None:

@@ -48,7 +48,8 @@ async def test_transaction_answers_the_endpoint_12_shape(api: Api) -> None:
     expected |= {"paymentReference", "merchantReference", "customer", "shippingAddress"}
     expected |= {"orderDetails", "errors", "createdAt", "updatedAt"}
     assert set(tx) == expected
-    assert tx["paymentAmount"] == 10.5 and tx["paymentReference"] == "inv-1"
+    assert tx["paymentAmount"] == 10.5
+    assert tx["paymentReference"] == "inv-1"
     assert tx["createdAt"].endswith("Z")
 
 
@@ -101,7 +102,8 @@ async def test_second_post_on_a_session_conflicts(api: Api) -> None:
     await api.pay_card(session_id, options["Card"])
     again = await api.pay_card(session_id, options["Card"])
     assert again.status == 409
-    assert again.body["resultType"] == "error" and again.body["result"]["transactionId"] == tx_id
+    assert again.body["resultType"] == "error"
+    assert again.body["result"]["transactionId"] == tx_id
 
 
 async def test_declined_post_uses_the_session(api: Api) -> None:
@@ -115,7 +117,8 @@ async def test_validation_rejection_leaves_the_session_usable(api: Api) -> None:
     """A 1004 validation rejection does not use the session: a corrected post succeeds."""
     tx_id, session_id, options = await api.payment_session()
     rejected = await api.pay_card(session_id, options["Card"], trigger_card(1004))
-    assert rejected.status == 400 and rejected.body["errors"]["code"] == "1004"
+    assert rejected.status == 400
+    assert rejected.body["errors"]["code"] == "1004"
     assert (await api.get_tx(tx_id))["status"] == "CREATED"
     assert (await api.pay_card(session_id, options["Card"])).status == 200
 
@@ -135,9 +138,11 @@ async def test_suboptions_answer_085_with_options_and_form_inputs(api: Api) -> N
     answer = await api.post(
         "/v2/payment-suboptions", {"sessionId": session_id, "paymentOptionId": options["SPEI"]}
     )
-    assert answer.body["statusCode"] == "085" and answer.body["resultType"] == "option_choice"
+    assert answer.body["statusCode"] == "085"
+    assert answer.body["resultType"] == "option_choice"
     result = answer.body["result"]
-    assert result["transactionId"] == tx_id and result["sessionId"] == session_id
+    assert result["transactionId"] == tx_id
+    assert result["sessionId"] == session_id
     assert {"id", "name", "logo"} == set(result["options"][0])
     assert result["formInputs"][0]["name"] == "phone"
 
@@ -185,7 +190,8 @@ async def test_hybrid_answers_300_redirect_and_cashier_completes(api: Api, sb: S
     answer = await api.post(
         "/v2/hybrid-payment", {"sessionId": session_id, "paymentOptionId": options["PIX"]}
     )
-    assert answer.body["statusCode"] == "300" and answer.body["resultType"] == "redirect"
+    assert answer.body["statusCode"] == "300"
+    assert answer.body["resultType"] == "redirect"
     assert answer.body["result"]["transactionId"] == tx_id
     await sb.complete(tx_id)
     tx = await api.get_tx(tx_id)

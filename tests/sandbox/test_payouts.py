@@ -13,7 +13,8 @@ from ._helpers import Api, initiate_body
 async def test_payout_options_are_array_wrapped(api: Api) -> None:
     """payout-options answers a one-element array shaped like payment-options."""
     answer = await api.post("/v2/payout-options", initiate_body(country="AR", currency="ARS"))
-    assert isinstance(answer.body, list) and len(answer.body) == 1
+    assert isinstance(answer.body, list)
+    assert len(answer.body) == 1
     assert answer.body[0]["paymentOptions"][0]["name"] == "Bank Transfer"
 
 
@@ -24,7 +25,8 @@ async def test_payout_suboptions_have_one_options_object_with_form_inputs(api: A
         "/v2/payout-suboptions", {"sessionId": session_id, "paymentOptionId": option_id}
     )
     (only,) = answer.body
-    assert only["statusCode"] == 85 and only["resultType"] == "option_choice"
+    assert only["statusCode"] == 85
+    assert only["resultType"] == "option_choice"
     options = only["result"]["options"]
     assert set(options) == {"id", "name", "logo", "uuid", "formInputs"}
     assert options["formInputs"][0]["validations"] == {"minLength": 5, "maxLength": 100}

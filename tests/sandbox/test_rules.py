@@ -14,7 +14,8 @@ async def test_session_expires_after_30_minutes_on_the_clock(api: Api, sb: Sandb
     tx_id, session_id, options = await api.payment_session()
     sb.clock.advance(30 * 60)
     answer = await api.pay_card(session_id, options["Card"])
-    assert answer.status == 410 and answer.body["result"]["transactionId"] == tx_id
+    assert answer.status == 410
+    assert answer.body["result"]["transactionId"] == tx_id
     assert (await api.get_tx(tx_id))["status"] == "EXPIRED"
 
 
@@ -63,7 +64,8 @@ async def test_session_used_is_checked_before_duplicate_reference(api: Api) -> N
     _, session_id, options = await api.payment_session(merchantReference="once")
     await api.pay_card(session_id, options["Card"])
     answer = await api.pay_card(session_id, options["Card"])
-    assert answer.status == 409 and answer.body["errors"]["code"] == "409"
+    assert answer.status == 409
+    assert answer.body["errors"]["code"] == "409"
 
 
 async def test_missing_or_wrong_api_key_is_401(api: Api) -> None:

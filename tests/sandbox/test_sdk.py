@@ -13,6 +13,7 @@ from kasha_async import (
     ConflictError,
     Customer,
     DeclinedError,
+    InitiatedSession,
     KashaClient,
     KashaError,
     OutcomeUnknownError,
@@ -46,7 +47,7 @@ async def kasha(sb: Sandbox) -> AsyncIterator[KashaClient]:
         yield client
 
 
-def _option(session: Any, name: str) -> str:
+def _option(session: InitiatedSession, name: str) -> str:
     return next(o.payment_option_id for o in session.payment_options if o.name == name)
 
 
@@ -58,12 +59,14 @@ async def test_card_payment_and_refund_through_the_client(kasha: KashaClient) ->
         payment_option_id=_option(session, "Card"),
         extra_data={"cardnum": "4242424242424242"},
     )
-    assert result.transaction_id == session.transaction_id and result.result_type == "success"
+    assert result.transaction_id == session.transaction_id
+    assert result.result_type == "success"
     assert (
         await kasha.transactions.get(result.transaction_id)
     ).status is TransactionStatus.COMPLETED
     refund = await kasha.refunds.create(merchant_reference="sdk-card")
-    assert refund.status is TransactionStatus.REFUNDED and refund.id == session.transaction_id
+    assert refund.status is TransactionStatus.REFUNDED
+    assert refund.id == session.transaction_id
 
 
 async def test_suboptions_hybrid_and_cashier_links_through_the_client(kasha: KashaClient) -> None:
@@ -75,12 +78,15 @@ async def test_suboptions_hybrid_and_cashier_links_through_the_client(kasha: Kas
             session_id=session.session_id, payment_option_id=spei, multipart=multipart
         )
         assert [o.id for o in subs.options] == ["b_301", "b_302", "b_303"]
-        assert subs.status_code == 85 and subs.form_inputs[0].name == "phone"
+        assert subs.status_code == 85
+        assert subs.form_inputs[0].name == "phone"
     hybrid = await kasha.payments.hybrid(session_id=session.session_id, payment_option_id=spei)
-    assert hybrid.needs_redirect and hybrid.status_code == 300
+    assert hybrid.needs_redirect
+    assert hybrid.status_code == 300
     link = await kasha.payments.create_session(**_fields())
     payout_link = await kasha.payouts.create_session(**_fields())
-    assert link.cashier_url.startswith("http://127.0.0.1") and payout_link.session_id
+    assert link.cashier_url.startswith("http://127.0.0.1")
+    assert payout_link.session_id
 
 
 async def test_three_ds_payment_through_the_client(kasha: KashaClient, sb: Sandbox) -> None:
@@ -91,7 +97,8 @@ async def test_three_ds_payment_through_the_client(kasha: KashaClient, sb: Sandb
         payment_option_id=_option(session, "Card"),
         extra_data={"cardnum": THREE_DS_CARD},
     )
-    assert result.needs_redirect and result.redirect_url
+    assert result.needs_redirect
+    assert result.redirect_url
     await sb.complete(result.transaction_id)
     assert (
         await kasha.transactions.get(result.transaction_id)
@@ -105,7 +112,8 @@ async def test_payout_flow_through_the_client(kasha: KashaClient, sb: Sandbox) -
     subs = await kasha.payouts.suboptions(
         session_id=session.session_id, payment_option_id=option_id
     )
-    assert subs.options[0].id == "d_317" and subs.form_inputs
+    assert subs.options[0].id == "d_317"
+    assert subs.form_inputs
     created = await kasha.payouts.create(
         session_id=session.session_id,
         payment_option_id=option_id,
@@ -202,7 +210,7 @@ async def test_each_fault_on_payout_create_ends_in_exactly_one_payout(
 async def test_reset_after_commit_is_reconciled_not_paid_twice(
     kasha: KashaClient, sb: Sandbox
 ) -> None:
-    """A reset after commit on payouts.create is reconciled by lookup: one payout, no second create."""
+    """A reset after commit on payouts.create is reconciled by lookup: one payout, not two."""
     tx_id = await _payout_created_under(kasha, sb, FaultKind.RESET_AFTER_COMMIT)
     led = sb.ledger()
     assert led.transactions[tx_id].status is TransactionStatus.PENDING

@@ -67,4 +67,5 @@ async def test_amount_trigger_works_on_apm_payments(api: Api, sb: Sandbox) -> No
     )
     assert answer.body["errors"]["code"] == "997"
     errors = sb.ledger().transactions[tx_id].errors
-    assert errors is not None and errors.code == 997
+    assert errors is not None
+    assert errors.code == 997

@@ -11,6 +11,8 @@ import orjson
 import pytest_asyncio
 from aiohttp import web
 
+from kasha_async import TransactionStatus
+from kasha_async import webhooks as sdk_webhooks
 from kasha_async.sandbox import Sandbox, verify
 
 from ._helpers import Api
@@ -69,7 +71,9 @@ async def test_each_status_change_is_delivered_in_order(sb: Sandbox, receiver: R
     tx_id = await _payout_flow(sb, receiver.url)
     assert receiver.statuses() == ["PENDING", "PROCESSING", "COMPLETED"]
     body = orjson.loads(receiver.received[-1][0])
-    assert body["id"] == tx_id and "paymentAmount" in body and "merchantReference" in body
+    assert body["id"] == tx_id
+    assert "paymentAmount" in body
+    assert "merchantReference" in body
 
 
 async def test_webhooks_are_signed_with_the_webhook_secret(receiver: Receiver) -> None:
@@ -116,7 +120,7 @@ async def test_duplicates_can_be_requested(receiver: Receiver) -> None:
 
 
 async def test_reordering_can_deliver_out_of_order(receiver: Receiver) -> None:
-    """With reorder jitter some seed delivers statuses out of order, all of them still arriving."""
+    """With reorder jitter deliveries are no longer serialised, yet every status still arrives."""
     async with Sandbox(payout_delay=None, webhook_reorder_jitter=0.05, seed=3) as sb:
         await _payout_flow(sb, receiver.url)
     assert sorted(receiver.statuses()) == ["COMPLETED", "PENDING", "PROCESSING"]
@@ -141,3 +145,12 @@ async def test_stop_cancels_pending_deliveries(receiver: Receiver) -> None:
         await api.create_payout(session_id, option_id)
     await sb.stop()
     assert len(sb.webhook_deliveries) <= 1
+
+
+async def test_sdk_webhook_verifier_accepts_sandbox_deliveries(receiver: Receiver) -> None:
+    """kasha_async.webhooks.verify accepts what the sandbox sends, with its configured secret."""
+    async with Sandbox(payout_delay=None, webhook_secret="whsec") as sb:
+        tx_id = await _payout_flow(sb, receiver.url)
+    body, signature = receiver.received[-1]
+    tx = sdk_webhooks.verify(body, {"x-signature": signature}, "whsec")
+    assert (tx.id, tx.status) == (tx_id, TransactionStatus.COMPLETED)
