@@ -47,15 +47,17 @@ _SECRET_KEYS = re.compile(
     re.IGNORECASE,
 )
 _CARD_NUMBER = re.compile(rb"\b(?:\d[ -]?){12,18}\d\b")
+_CARD_NUMBER_TEXT = re.compile(_CARD_NUMBER.pattern.decode())
 
 
 def redact_bytes(body: bytes, limit: int = _EXCERPT_LIMIT) -> str:
     """Return a short, printable excerpt of ``body`` with secrets and card numbers masked."""
     head = body[: limit * 2]
+    cut = len(body) > len(head)  # before masking, which changes the length
     head = _SECRET_KEYS.sub(rb'\1"[REDACTED]"', head)
     head = _CARD_NUMBER.sub(b"[REDACTED-PAN]", head)
     text = head.decode("utf-8", errors="replace")
-    if len(text) > limit or len(body) > len(head):
+    if len(text) > limit or cut:
         return text[:limit] + "…"
     return text
 
@@ -286,7 +288,8 @@ def _error_fields(body: object) -> tuple[KashaErrorCode | None, str | None, str 
     if isinstance(errors, Mapping):
         code = _parse_code(errors.get("code"))
         raw_msg = errors.get("msg") or errors.get("message")
-        msg = raw_msg if isinstance(raw_msg, str) else None
+        # The provider may echo what it was sent: never let a card number into a message.
+        msg = _CARD_NUMBER_TEXT.sub("[REDACTED-PAN]", raw_msg) if isinstance(raw_msg, str) else None
     if code is None:
         code = _parse_code(body.get("errorCode"))
     result = body.get("result")

@@ -210,6 +210,20 @@ def test_redact_bytes_masks_card_data_and_keys() -> None:
     assert "[REDACTED-PAN]" in excerpt
 
 
+def test_redact_bytes_adds_no_ellipsis_to_a_short_masked_body() -> None:
+    """Masking shortens a body; a short body is still shown whole, without an ellipsis."""
+    assert redact_bytes(b"card 4111111111111111 refused") == "card [REDACTED-PAN] refused"
+
+
+def test_card_number_in_error_message_is_masked() -> None:
+    """A card number echoed in ``errors.msg`` is masked in the message and the reason."""
+    body = {"errors": {"code": "3009", "msg": "Invalid card number 4111 1111 1111 1111"}}
+    exc = error_from_response(400, body, orjson.dumps(body))
+    assert isinstance(exc, DeclinedError)
+    assert exc.reason == "Invalid card number [REDACTED-PAN]"
+    assert "1111" not in str(exc)
+
+
 # --- §5 through the client ---------------------------------------------------------------------
 
 

@@ -1,0 +1,225 @@
+"""Secrets never leak: keys and card data stay out of reprs, messages, excerpts and logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from aioresponses import aioresponses
+
+from kasha_async import (
+    Customer,
+    Identification,
+    KashaClient,
+    KashaError,
+    PaymentOptionsRequest,
+    PayoutOptionsRequest,
+    SubmitRequest,
+)
+from tests.fixtures import sample
+
+BASE = "https://kasha.test"
+API_KEY = "sk_live_7Qz9SECRETAPIKEY"
+SIGNATURE_KEY = "whsec_5Yp2SECRETSIGNKEY"
+PAN = "4111111111111111"
+CVV = "7391"
+EXPIRY_YEAR = "2039"
+EXPIRY_MONTH = "11"
+CARD = {
+    "cardnum": PAN,
+    "cardcvv": CVV,
+    "expiryyear": EXPIRY_YEAR,
+    "expirymonth": EXPIRY_MONTH,
+    "cardholder": "J Doe",
+}
+# Values that must appear nowhere; the month is too short to search for alone.
+SECRETS = (API_KEY, SIGNATURE_KEY, PAN, CVV, EXPIRY_YEAR)
+CARD_FIELD = re.compile(r"(cardnum|cardcvv|expiryyear|expirymonth)\W{0,4}\d")
+
+PAYMENT = PaymentOptionsRequest(
+    country="BR",
+    currency="BRL",
+    amount=Decimal("10.00"),
+    redirect_url="https://merchant.example/r",
+    customer=Customer(name="A", identify=Identification(number="76486883X", type="DNI")),
+    stored_token="tok_saved_card_1",
+)
+PAYOUT = PayoutOptionsRequest(
+    country="AR",
+    currency="ARS",
+    amount=Decimal("10.00"),
+    redirect_url="https://merchant.example/r",
+    customer=Customer(name="A"),
+)
+
+Call = Callable[[KashaClient], Awaitable[object]]
+CALLS: dict[str, tuple[str, str, Call, Any]] = {
+    "payments.options": (
+        "POST",
+        "/v2/payment-options",
+        lambda c: c.payments.options(PAYMENT),
+        sample("payment-options"),
+    ),
+    "payments.create_session": (
+        "POST",
+        "/v2/payment-session",
+        lambda c: c.payments.create_session(PAYMENT),
+        {"transactionId": "t", "sessionId": "s", "cashierUrl": "https://c"},
+    ),
+    "payments.suboptions": (
+        "POST",
+        "/v2/payment-suboptions",
+        lambda c: c.payments.suboptions(session_id="s", payment_option_id="p", multipart=True),
+        sample("payment-suboptions"),
+    ),
+    "payments.post": (
+        "POST",
+        "/v2/payment",
+        lambda c: c.payments.post(session_id="s", payment_option_id="p", extra_data=CARD),
+        sample("payment"),
+    ),
+    "payments.hybrid": (
+        "POST",
+        "/v2/hybrid-payment",
+        lambda c: c.payments.hybrid(session_id="s", payment_option_id="p"),
+        sample("hybrid-payment"),
+    ),
+    "payouts.options": (
+        "POST",
+        "/v2/payout-options",
+        lambda c: c.payouts.options(PAYOUT),
+        sample("payout-options"),
+    ),
+    "payouts.create_session": (
+        "POST",
+        "/v2/payout-session",
+        lambda c: c.payouts.create_session(PAYOUT),
+        {"transactionId": "t", "sessionId": "s", "cashierUrl": "https://c"},
+    ),
+    "payouts.suboptions": (
+        "POST",
+        "/v2/payout-suboptions",
+        lambda c: c.payouts.suboptions(session_id="s", payment_option_id="p"),
+        sample("payout-suboptions"),
+    ),
+    "payouts.create": (
+        "POST",
+        "/v2/payout",
+        lambda c: c.payouts.create(session_id="s", payment_option_id="p", extra_data=CARD),
+        sample("payout"),
+    ),
+    "payouts.settle": (
+        "POST",
+        "/v2/settle-payout",
+        lambda c: c.payouts.settle(transaction_id="t", action="APPROVE"),
+        sample("settle-payout"),
+    ),
+    "refunds.create": (
+        "POST",
+        "/v2/refund",
+        lambda c: c.refunds.create(merchant_reference="m"),
+        sample("refund"),
+    ),
+    "transactions.get": (
+        "GET",
+        "/v2/transactions/t",
+        lambda c: c.transactions.get("t"),
+        sample("transaction"),
+    ),
+}
+
+ECHOED_REQUEST = orjson.dumps(
+    {
+        "statusCode": "3009",
+        "resultType": "error",
+        "errors": {"code": "3009", "msg": "Invalid card number."},
+        "request": {"sessionId": "s", "extraData": CARD, "x-api-key": API_KEY},
+    }
+)
+ERROR_ANSWERS = {
+    "400-echoes-request": (400, ECHOED_REQUEST),
+    "200-error-echoes-request": (200, ECHOED_REQUEST),
+    "400-card-in-message": (
+        400,
+        orjson.dumps({"errors": {"code": "3009", "msg": f"Invalid card number {PAN}"}}),
+    ),
+    "400-card-only": (400, orjson.dumps({"cardnum": PAN, "cardcvv": CVV})),
+    "500-html-with-card": (500, f"<html>upstream said {PAN}</html>".encode()),
+    "200-truncated-with-card": (200, f'{{"extraData": {{"cardnum": "{PAN}", "cardcvv'.encode()),
+    "401-echoes-key": (
+        401,
+        orjson.dumps({"errors": {"code": "401", "msg": f"Unknown x-api-key {API_KEY}"}}),
+    ),
+}
+
+
+def assert_clean(text: str) -> None:
+    """No secret value and no card field followed by digits appears in ``text``."""
+    for secret in SECRETS:
+        assert secret not in text
+    assert CARD_FIELD.search(text) is None, CARD_FIELD.search(text)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[KashaClient]:
+    """A signing client with recognisable secrets and no retries."""
+    async with KashaClient(
+        api_key=API_KEY, base_url=BASE, signature_key=SIGNATURE_KEY, max_retries=0
+    ) as kasha:
+        yield kasha
+
+
+def mock(mocked: Any, method: str, path: str, status: int, body: bytes) -> None:
+    """Answer ``method path`` with ``status`` and ``body``."""
+    mocked.add(BASE + path, method=method, status=status, body=body, repeat=True)
+
+
+async def test_successful_calls_leak_nothing(
+    client: KashaClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every endpoint's success, logged at DEBUG, shows no key or card data anywhere."""
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = [repr(client), str(client), repr(client.with_options(max_retries=1))]
+    with aioresponses() as mocked:
+        for method, path, _, answer in CALLS.values():
+            mock(mocked, method, path, 200, orjson.dumps(answer))
+        for _, _, call, _ in CALLS.values():
+            result = await call(client)
+            shown += [repr(result), str(result)]
+    shown += [repr(PAYMENT), repr(PAYOUT)]
+    shown.append(repr(SubmitRequest(session_id="s", payment_option_id="p", extra_data=CARD)))
+    assert len(caplog.records) >= len(CALLS)
+    assert_clean(caplog.text)
+    for text in shown:
+        assert_clean(text)
+    assert "76486883X" not in "".join(shown)
+    assert "tok_saved_card_1" not in "".join(shown)
+
+
+@pytest.mark.parametrize("answer", list(ERROR_ANSWERS), ids=str)
+async def test_error_answers_leak_nothing(
+    client: KashaClient, caplog: pytest.LogCaptureFixture, answer: str
+) -> None:
+    """Error answers that echo keys or card data leave them out of errors and logs."""
+    caplog.set_level(logging.DEBUG)
+    status, body = ERROR_ANSWERS[answer]
+    errors: list[KashaError] = []
+    with aioresponses() as mocked:
+        for method, path, _, _ in CALLS.values():
+            mock(mocked, method, path, status, body)
+        for _, _, call, _ in CALLS.values():
+            with pytest.raises(KashaError) as info:
+                await call(client)
+            errors.append(info.value)
+    assert len(errors) == len(CALLS)
+    assert_clean(caplog.text)
+    for exc in errors:
+        assert_clean(str(exc))
+        assert_clean(repr(exc))
+        assert_clean(exc.body_excerpt or "")
+        assert_clean(repr(vars(exc)))
