@@ -26,7 +26,13 @@ from ._constants import (
     ENV_SIGNATURE_KEY,
     ROUTES,
 )
-from ._errors import ConfigError, ResponseFormatError, error_from_response
+from ._errors import (
+    ConfigError,
+    KashaError,
+    ResponseFormatError,
+    error_from_response,
+    redact_bytes,
+)
 from ._http import DEFAULT_TIMEOUT, RawResponse, Timeout, Transport, encode_multipart
 from ._models import (
     CashierLink,
@@ -50,24 +56,32 @@ T = TypeVar("T")
 _SESSION_CACHE_SIZE = 10_000
 
 
-def _decode(raw: RawResponse, cls: type[T]) -> T:
-    """Turn one answer into a model or the right exception (status, error body, shape)."""
+def _decode(raw: RawResponse, cls: type[T], scrub: Callable[[bytes], bytes]) -> T:
+    """Turn one answer into a model or the right exception (status, error body, shape).
+
+    ``scrub`` masks the client's own secrets in any body that ends up in an error.
+    """
     if raw.status >= 300:
-        try:
-            body: Any = _convert.loads(raw.body)
-        except ResponseFormatError:
-            body = None
-        retry_after = retry_after_seconds(raw.headers.get("Retry-After"))
-        raise error_from_response(raw.status, body, raw.body, retry_after=retry_after)
+        raise _error_answer(raw.status, scrub(raw.body), raw.headers.get("Retry-After"))
     try:
         data = _convert.loads(raw.body)
         head = data[0] if isinstance(data, list) and len(data) == 1 else data
         if isinstance(head, dict) and head.get("resultType") == "error":
-            raise error_from_response(raw.status, data, raw.body)
+            raise _error_answer(raw.status, scrub(raw.body), None)
         return _convert.parse(cls, data)
     except ResponseFormatError as exc:
         exc.status_code = raw.status
+        if exc.body_excerpt is None:
+            exc.body_excerpt = redact_bytes(scrub(raw.body))
         raise
+
+
+def _error_answer(status: int, body: bytes, retry_after: str | None) -> KashaError:
+    try:
+        data: Any = _convert.loads(body)
+    except ResponseFormatError:
+        data = None
+    return error_from_response(status, data, body, retry_after=retry_after_seconds(retry_after))
 
 
 class KashaClient:
@@ -91,6 +105,7 @@ class KashaClient:
         pool_size: int = DEFAULT_POOL_SIZE,
         retry_budget: RetryBudget | None = None,
     ) -> None:
+        self._is_copy = False  # first: __del__ must work even if construction fails
         api_key = api_key or os.environ.get(ENV_API_KEY)
         base_url = base_url or os.environ.get(ENV_BASE_URL)
         signature_key = signature_key or os.environ.get(ENV_SIGNATURE_KEY) or None
@@ -118,7 +133,6 @@ class KashaClient:
         self.stats = RetryStats()
         self._runner = RetryRunner(budget=retry_budget or RetryBudget(), stats=self.stats)
         self._session_transactions: OrderedDict[str, str] = OrderedDict()
-        self._is_copy = False
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -207,7 +221,7 @@ class KashaClient:
         *,
         path_params: Mapping[str, str] | None = None,
         multipart: bool = False,
-        reconcile: Callable[[], Awaitable[T | None]] | None = None,
+        reconcile: Callable[[str], Awaitable[T | None]] | None = None,
         transaction_id: str | None = None,
     ) -> T:
         method, template = self._routes[operation]
@@ -222,10 +236,11 @@ class KashaClient:
             body = _convert.dumps(_convert.to_wire(request))
         timeout = self._timeout
         send = self._transport.send
+        scrub = self._transport.scrub
 
         async def attempt() -> T:
             raw = await send(method, path, body, timeout=timeout, content_type=content_type)
-            return _decode(raw, result)
+            return _decode(raw, result, scrub)
 
         return await self._runner.run(
             operation,
@@ -245,20 +260,17 @@ class KashaClient:
             operation,
             req,
             SubmitResult,
-            reconcile=self._lookup(tx, _reconcile.submit_landed),
+            reconcile=self._reconciler(_reconcile.submit_landed),
             transaction_id=tx,
         )
 
-    def _lookup(
-        self, transaction_id: str | None, interpret: Callable[[Transaction], T | None]
-    ) -> Callable[[], Awaitable[T | None]] | None:
+    def _reconciler(
+        self, interpret: Callable[[Transaction], T | None]
+    ) -> Callable[[str], Awaitable[T | None]]:
         """A reconciler: fetch the transaction and read what it says about the operation."""
-        if transaction_id is None:
-            return None
 
-        async def reconcile() -> T | None:
-            tx = await self.transactions.get(transaction_id)
-            return interpret(tx)
+        async def reconcile(transaction_id: str) -> T | None:
+            return interpret(await self.transactions.get(transaction_id))
 
         return reconcile
 
@@ -385,7 +397,7 @@ class Payouts(_Resource):
             "payouts.settle",
             req,
             SettleResult,
-            reconcile=self._client._lookup(transaction_id, _reconcile.settle_landed),
+            reconcile=self._client._reconciler(_reconcile.settle_landed),
             transaction_id=transaction_id,
         )
 
@@ -403,7 +415,7 @@ class Refunds(_Resource):
             "refunds.create",
             req,
             Refund,
-            reconcile=self._client._lookup(transaction_id, _reconcile.refund_landed),
+            reconcile=self._client._reconciler(_reconcile.refund_landed),
             transaction_id=transaction_id,
         )
 

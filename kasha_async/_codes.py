@@ -25,7 +25,9 @@ class CodeInfo(NamedTuple):
 CODE_TABLE: dict[int, CodeInfo] = {
     1000: CodeInfo("DECLINED", "Validation error.", "Default validation error."),
     1001: CodeInfo("DECLINED", "Missing phone number.", "Customer phone number is missing."),
-    1002: CodeInfo("DECLINED", "Invalid document id.", "Document id is not accepted by the provider."),
+    1002: CodeInfo(
+        "DECLINED", "Invalid document id.", "Document id is not accepted by the provider."
+    ),
     1003: CodeInfo(
         "DECLINED", "Invalid document type.", "Document type is not accepted by the provider."
     ),
@@ -34,9 +36,7 @@ CODE_TABLE: dict[int, CodeInfo] = {
     1006: CodeInfo("DECLINED", "Invalid zip code.", "Zip code format is invalid or missing."),
     1007: CodeInfo("DECLINED", "Low amount received.", "Payment amount is too low."),
     1008: CodeInfo("DECLINED", "Payment amount is too high.", "High amount received."),
-    1009: CodeInfo(
-        "DECLINED", "Invalid amount.", "Invalid payment amount, wrong format perhaps?"
-    ),
+    1009: CodeInfo("DECLINED", "Invalid amount.", "Invalid payment amount, wrong format perhaps?"),
     1100: CodeInfo(
         "ERROR", "Contact support to confirm payment.", "Contact Support to confirm payment"
     ),

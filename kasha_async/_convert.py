@@ -18,6 +18,7 @@ Hooks are generated once, at import, for every model class.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ from ._errors import ResponseFormatError, redact_bytes
 T = TypeVar("T")
 
 _converter = Converter(detailed_validation=False)
+#: A number literal with 16+ significant digits: more than a binary float holds exactly.
+_LONG_NUMBER = re.compile(rb"\d[\d.]{15,}")
 _CAMEL = re.compile(r"_([a-z0-9])")
 _MAX_DEPTH_HINT = "nesting too deep"
 
@@ -52,7 +55,7 @@ def to_camel(name: str) -> str:
 def _structure_str(value: Any, _: type) -> str:
     if type(value) is str:
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return str(value)  # customer.phone arrives as a JSON number in the reference
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
@@ -79,6 +82,8 @@ def parse_decimal(value: Any, _: type = Decimal) -> Decimal:
     """Read money exactly: ints and strings as written, floats through their shortest repr."""
     if isinstance(value, bool):
         raise TypeError("expected an amount, got a boolean")
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
@@ -270,12 +275,20 @@ for _cls in (
 
 
 def loads(body: bytes) -> Any:
-    """Decode a JSON body; any failure is a :class:`ResponseFormatError`."""
+    """Decode a JSON body; any failure is a :class:`ResponseFormatError`.
+
+    orjson reads JSON numbers as binary floats, exact up to 15 significant digits.
+    A body holding a longer number (a large crypto amount, say) is read again with
+    the stdlib parser and ``Decimal`` for every non-integer, so money stays exact.
+    """
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = orjson.loads(body)
+        if _LONG_NUMBER.search(body) is not None:
+            data = json.loads(body, parse_float=Decimal)
+        return data
+    except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
         raise ResponseFormatError(
-            f"response is not valid JSON ({exc.msg})", body_excerpt=redact_bytes(body)
+            f"response is not valid JSON ({type(exc).__name__})", body_excerpt=redact_bytes(body)
         ) from None
 
 
@@ -304,5 +317,5 @@ def to_wire(obj: Any) -> dict[str, Any]:
 
 def to_plain(obj: Any) -> dict[str, Any]:
     """Like :func:`to_wire` but JSON-ready with only plain types (money as exact strings)."""
-    result: dict[str, Any] = orjson.loads(orjson.dumps(to_wire(obj)))
+    result: dict[str, Any] = json.loads(orjson.dumps(to_wire(obj)), parse_float=str)
     return result

@@ -34,6 +34,7 @@ from ._errors import (
     KashaError,
     RequestNotSentError,
     ResponseFormatError,
+    redact_bytes,
 )
 from ._version import __version__
 
@@ -129,10 +130,23 @@ class Transport:
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
         }
+        # Keys under 8 bytes are too short to tell from ordinary text; real keys are longer.
+        self._secrets = tuple(
+            secret
+            for secret in (api_key.encode(), self._signature_key)
+            if secret and len(secret) >= 8
+        )
         self._closed = False
 
     def __repr__(self) -> str:
         return f"<Transport {self.base_url} signing={'on' if self._signature_key else 'off'}>"
+
+    def scrub(self, body: bytes) -> bytes:
+        """``body`` with this client's API key and signature key masked (for error excerpts)."""
+        for secret in self._secrets:
+            if secret in body:
+                body = body.replace(secret, b"[REDACTED]")
+        return body
 
     @property
     def has_open_session(self) -> bool:
@@ -216,26 +230,24 @@ class Transport:
     async def _read(self, response: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         limit = self._max_response_bytes
         length = response.content_length
-        if length is not None and length > limit:
-            response.close()
-            raise ResponseFormatError(
-                f"{method} {path}: answer of {length} bytes exceeds the {limit}-byte limit",
-                status_code=response.status,
-            )
-        if length is not None:
+        if length is not None and length <= limit:
             return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(65536):
             size += len(chunk)
-            if size > limit:
-                response.close()
-                raise ResponseFormatError(
-                    f"{method} {path}: answer exceeds the {limit}-byte limit",
-                    status_code=response.status,
-                )
             chunks.append(chunk)
-        return b"".join(chunks)
+            if size > limit or length is not None:
+                break
+        if size <= limit and length is None:
+            return b"".join(chunks)
+        response.close()
+        raise ResponseFormatError(
+            f"{method} {path}: answer of {length or f'over {limit}'} bytes exceeds the "
+            f"{limit}-byte limit",
+            status_code=response.status,
+            body_excerpt=redact_bytes(self.scrub(b"".join(chunks)[:2048])),
+        )
 
 
 def encode_multipart(fields: Mapping[str, str]) -> tuple[bytes, str]:

@@ -69,7 +69,9 @@ def _check_text(problems: list[str], name: str, value: str | None, low: int, hig
 
 def _raise_if(problems: list[str], what: str) -> None:
     if problems:
-        raise InvalidRequestError(f"invalid {what}: " + "; ".join(problems), problems=tuple(problems))
+        raise InvalidRequestError(
+            f"invalid {what}: " + "; ".join(problems), problems=tuple(problems)
+        )
 
 
 # ---------------------------------------------------------------------------------------------

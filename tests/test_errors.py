@@ -335,16 +335,21 @@ def test_1100_maps_to_outcome_unknown() -> None:
 async def test_1100_on_a_payment_is_outcome_unknown_keeping_the_transaction(
     client: KashaClient, mocked: Any
 ) -> None:
-    """400 + 1100 on a payment is OutcomeUnknownError (no decline) with the body's transaction."""
+    """400 + 1100 on a payment is OutcomeUnknownError (no decline), reconciled by the body's id."""
     raw = error_body(1100, "Contact support to confirm payment.", "tx-1100")
     mocked.post(POST_URL, status=400, body=raw)
+    lookup = POST_URL.replace("/v2/payment", "/v2/transactions/tx-1100")
+    mocked.get(lookup, payload={"id": "tx-1100", "status": "ERROR"})
     with pytest.raises(OutcomeUnknownError) as info:
         await post_payment(client)
     exc = info.value
     assert DeclinedError not in type(exc).__mro__
-    assert sent(mocked, "POST", POST_URL) == 1
+    assert len(mocked.requests[("POST", URL(POST_URL))]) == 1
+    assert len(mocked.requests[("GET", URL(lookup))]) == 1
     assert exc.code is KashaErrorCode.CONTACT_SUPPORT
     assert exc.transaction_id == "tx-1100"
+    assert exc.status_code == 400
+    assert exc.body_excerpt is not None
 
 
 @pytest.mark.parametrize(
