@@ -1,0 +1,143 @@
+"""Input files, the SQLite journal and the report: validation before sending, durability, totals."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kasha_async.batch import (
+    InputFileError,
+    ItemState,
+    JournalRecord,
+    SQLiteJournal,
+    build_report,
+    load_items,
+)
+from kasha_async.cli import main
+
+_HEADER = "reference,country,currency,amount,option_id,customer_name,extra.name\n"
+
+
+def test_csv_rows_become_items(tmp_path: Path) -> None:
+    """CSV columns map to items: customer_* to the customer, extra.* to extra_data."""
+    path = tmp_path / "in.csv"
+    path.write_text(_HEADER + "a-1,AR,ARS,200,d_317,Jane Roe,Jane Roe\n", encoding="utf-8")
+    [item] = list(load_items(path))
+    assert item.amount == Decimal("200")
+    assert item.customer.name == "Jane Roe"
+    assert dict(item.extra_data) == {"name": "Jane Roe"}
+    assert item.option == "Bank Transfer"
+
+
+def test_malformed_rows_are_reported_with_line_numbers(tmp_path: Path) -> None:
+    """Every bad row and duplicate is named by its line; the file is rejected as a whole."""
+    path = tmp_path / "in.csv"
+    body = "a-1,AR,ARS,200,,,\na-2,ar,ARS,1.234,,,\na-1,AR,ARS,5,,,\n"
+    path.write_text(_HEADER + body, encoding="utf-8")
+    with pytest.raises(InputFileError) as info:
+        load_items(path)
+    problems = info.value.problems
+    assert problems[0].startswith("line 3:")
+    assert "country" in problems[0]
+    assert "decimal places" in problems[0]
+    assert problems[1] == "line 4: duplicate reference 'a-1' (line 2)"
+
+
+def test_json_errors_name_the_line_of_the_element(tmp_path: Path) -> None:
+    """In a JSON array the line an element starts on is reported."""
+    path = tmp_path / "in.json"
+    good = {"reference": "a", "country": "BR", "currency": "BRL", "amount": "1"}
+    path.write_text(
+        "[\n"
+        + json.dumps(good)
+        + ",\n"
+        + json.dumps({**good, "reference": "b", "amount": -1})
+        + "\n]",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputFileError) as info:
+        load_items(path)
+    assert info.value.problems == ("line 3: amount must be positive, got -1",)
+
+
+def test_cli_sends_nothing_for_a_malformed_file(tmp_path: Path) -> None:
+    """``kasha payouts run`` on a bad file exits 2 and creates no journal."""
+    path = tmp_path / "in.csv"
+    path.write_text(_HEADER + "a-1,AR,ARS,oops,,,\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["payouts", "run", str(path), "--journal", str(tmp_path / "j.db")],
+        env={"KASHA_BASE_URL": "http://127.0.0.1:9", "KASHA_API_KEY": "k"},
+    )
+    assert result.exit_code == 2
+    assert "line 2" in result.output
+    assert not (tmp_path / "j.db").exists()
+
+
+def _record(ref: str, seq: int, **kw: object) -> JournalRecord:
+    return JournalRecord(
+        reference=ref,
+        seq=seq,
+        country="AR",
+        currency="ARS",
+        amount=Decimal("2.50"),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_sqlite_journal_is_wal_and_keeps_what_was_put(tmp_path: Path) -> None:
+    """A put is on disk (WAL mode) when it returns, and register keeps existing rows as they are."""
+    path = tmp_path / "j.db"
+    async with SQLiteJournal(path) as journal:
+        await journal.register([_record("a", 0), _record("b", 1)])
+        await journal.put(_record("a", 0, state=ItemState.CREATE_SENT, transaction_id="tx-1"))
+        again = await journal.register([_record("a", 0), _record("c", 2)])
+        assert [r.state for r in again] == [ItemState.CREATE_SENT, ItemState.PLANNED]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        row = conn.execute("SELECT state, transaction_id FROM items WHERE reference='a'").fetchone()
+    finally:
+        conn.close()
+    assert row == ("create_sent", "tx-1")
+
+
+async def test_journal_stores_no_customer_or_bank_data(tmp_path: Path) -> None:
+    """The journal's columns hold ids, states and amounts only."""
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        await journal.register([_record("a", 0)])
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+    finally:
+        conn.close()
+    assert not columns & {"customer", "extra_data", "api_key", "name", "account"}
+
+
+async def test_report_counts_amounts_and_files(tmp_path: Path) -> None:
+    """The summary counts statuses and sums completed amounts per currency; CSV and JSON follow."""
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        await journal.register([_record(f"r{i}", i) for i in range(4)])
+        await journal.put(
+            _record("r0", 0, state=ItemState.COMPLETED, started_at=1.0, finished_at=3.0)
+        )
+        await journal.put(_record("r1", 1, state=ItemState.DECLINED, decline_code=3001))
+        await journal.put(_record("r2", 2, state=ItemState.SETTLE_SENT, transaction_id="t2"))
+        report = await build_report(journal)
+    assert report.summary.counts == {
+        "COMPLETED": 1,
+        "DECLINED": 1,
+        "NOT_STARTED": 1,
+        "OUTCOME_UNKNOWN": 1,
+    }
+    assert report.summary.completed_amounts == {"ARS": Decimal("2.50")}
+    assert [r.reference for r in report.unknown] == ["r2"]
+    report.write_csv(tmp_path / "r.csv")
+    report.write_json(tmp_path / "r.json")
+    assert (tmp_path / "r.csv").read_text().count("\n") == 5
+    assert json.loads((tmp_path / "r.json").read_text())["items"][0]["seconds"] == 2.0
