@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -179,7 +180,7 @@ def _field_problem(form_input: Mapping[str, Any], value: object) -> bool:
     too_short = len(text) < rules.get("minLength", 0)
     too_long = len(text) > rules.get("maxLength", len(text))
     pattern = rules.get("pattern")
-    return too_short or too_long or (pattern is not None and not text.isdigit())
+    return too_short or too_long or (pattern is not None and re.search(pattern, text) is None)
 
 
 class SandboxState:
@@ -286,7 +287,8 @@ class SandboxState:
             raise SandboxError(409, 409, f"Session already used ({tx.status.value}).", tx.id)
 
     def _count_attempt(self, body: Mapping[str, Any]) -> None:
-        session = self.sessions.get(body.get("sessionId"))  # type: ignore[arg-type]
+        session_id = body.get("sessionId")
+        session = self.sessions.get(session_id) if isinstance(session_id, str) else None
         if session is not None:
             session.attempts += 1
 

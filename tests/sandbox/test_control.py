@@ -172,3 +172,16 @@ async def test_unmatched_requests_are_not_faulted(api: Api, sb: Sandbox) -> None
     sb.faults.add(endpoint="*", kind=FaultKind.STATUS_500)
     assert (await api.call("GET", "/v2/nothing")).status == 404
     assert (await api.call("GET", "/_sandbox/ledger")).status == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/payment", "/v2/payout", "/v2/hybrid-payment", "/v2/payment-suboptions"]
+)
+@pytest.mark.parametrize("session_id", [["a", "list"], {"an": "object"}, None])
+async def test_mistyped_session_ids_are_validation_errors(
+    api: Api, sb: Sandbox, path: str, session_id: object
+) -> None:
+    """A sessionId of the wrong JSON type is a 1000, never a 500."""
+    answer = await api.post(path, {"sessionId": session_id, "paymentOptionId": "x"})
+    assert (answer.status, answer.body["errors"]["code"]) == (400, "1000")
+    assert sb.state.internal_errors == []
