@@ -62,6 +62,7 @@ from ._models import (
 )
 from ._retry import RetryBudget, RetryStats, set_testing
 from ._version import __version__
+from .batch import PayoutItem, approve_held, run_payouts
 from .flows import FlowState, IllegalTransitionError, PaymentFlow, PayoutFlow
 
 __all__ = [
@@ -100,6 +101,7 @@ __all__ = [
     "PaymentOptionsRequest",
     "Payments",
     "PayoutFlow",
+    "PayoutItem",
     "PayoutOptionsRequest",
     "Payouts",
     "ROUTES",
@@ -134,5 +136,7 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookTooLargeError",
     "__version__",
+    "approve_held",
+    "run_payouts",
     "set_testing",
 ]
