@@ -105,3 +105,38 @@ def test_random_sequences_keep_the_invariants(steps: list[tuple[str, int, str]])
     assert all(count == 1 for count in successes.values())
     assert all(count <= 1 for count in led.approvals_per_payout.values())
     assert sum(led.counts_by_status.values()) == 4
+
+
+_KEYS = ["sessionId", "paymentOptionId", "optionId", "extraData", "amount", "currency", "country"]
+_KEYS += ["redirectUrl", "customer", "merchantReference", "action", "transactionId", "language"]
+_ENDPOINTS = ["initiate", "suboptions", "post", "hybrid", "create", "settle", "refund"]
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_ENDPOINTS), st.dictionaries(st.sampled_from(_KEYS), _JSON, max_size=8))
+def test_arbitrary_json_objects_are_refused_cleanly(endpoint: str, body: dict[str, Any]) -> None:
+    """Any JSON object sent to any operation succeeds or is a 4xx SandboxError, never a crash."""
+    state = SandboxState(payment_delay=None, payout_delay=None)
+    calls: dict[str, Callable[[], object]] = {
+        "initiate": lambda: state.initiate("payout", body),
+        "suboptions": lambda: state.suboptions("payment", body),
+        "post": lambda: state.post_payment(body, origin="http://sandbox"),
+        "hybrid": lambda: state.hybrid(body, origin="http://sandbox"),
+        "create": lambda: state.create_payout(body),
+        "settle": lambda: state.settle(body),
+        "refund": lambda: state.refund(body),
+    }
+    try:
+        calls[endpoint]()
+    except SandboxError as exc:
+        status = exc.http_status
+    else:
+        status = 200
+    assert 200 <= status < 500
