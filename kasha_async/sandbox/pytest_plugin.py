@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest_asyncio
 
+from .._client import KashaClient
 from .server import Sandbox
 
 
@@ -23,10 +23,9 @@ async def kasha_sandbox() -> AsyncIterator[Sandbox]:
 
 
 @pytest_asyncio.fixture
-async def kasha_client(kasha_sandbox: Sandbox) -> AsyncIterator[Any]:
+async def kasha_client(kasha_sandbox: Sandbox) -> AsyncIterator[KashaClient]:
     """A ``kasha_async.KashaClient`` for the ``kasha_sandbox`` of the same test."""
-    from kasha_async import KashaClient  # lazy: the plugin must load even if the client breaks
-
-    client = KashaClient(api_key=kasha_sandbox.api_key, base_url=kasha_sandbox.base_url)
-    async with client:
+    async with KashaClient(
+        api_key=kasha_sandbox.api_key, base_url=kasha_sandbox.base_url
+    ) as client:
         yield client

@@ -13,22 +13,20 @@ cancels and awaits.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 import random
 
 import aiohttp
 import attrs
 
+from .. import _http
 from ._wire import dumps
 from .state import TransactionRecord
 
 
 def sign(key: str | bytes, body: bytes) -> str:
     """``base64(HMAC-SHA256(key, body))``, the ``x-signature`` of requests and webhooks."""
-    secret = key.encode() if isinstance(key, str) else key
-    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
+    return _http.sign(key.encode() if isinstance(key, str) else key, body)
 
 
 def verify(key: str | bytes, body: bytes, signature: str) -> bool:
