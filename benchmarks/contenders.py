@@ -15,7 +15,14 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from kasha_async import Customer, KashaClient, PaymentOptionsRequest, PayoutOptionsRequest
+from kasha_async import (
+    Customer,
+    KashaClient,
+    PaymentFlow,
+    PaymentOptionsRequest,
+    PayoutFlow,
+    PayoutOptionsRequest,
+)
 from kasha_async._constants import DEFAULT_POOL_SIZE, DEFAULT_POOL_SIZE_PER_HOST
 
 API_KEY = "bench-key"
@@ -154,16 +161,7 @@ class SDKClient:
         payouts = self.kasha.payouts
         clock = time.perf_counter
         started = clock()
-        opened = await payouts.options(
-            PayoutOptionsRequest(
-                country="AR",
-                currency="ARS",
-                amount=Decimal(200),
-                redirect_url=REDIRECT_URL,
-                customer=Customer(name="John Smith", phone="25412340000", ip="84.232.140.77"),
-                merchant_reference=f"bench-{i}",
-            )
-        )
+        opened = await payouts.options(_payout_request(i))
         latencies.append(clock() - started)
         option_id = opened.payment_options[0].payment_option_id
         started = clock()
@@ -186,23 +184,7 @@ class SDKClient:
         payments = self.kasha.payments
         clock = time.perf_counter
         started = clock()
-        opened = await payments.options(
-            PaymentOptionsRequest(
-                country="BR",
-                currency="BRL",
-                amount=Decimal(130),
-                language="ES",
-                redirect_url=REDIRECT_URL,
-                customer=Customer(
-                    name="John Doe",
-                    phone="+34666999666",
-                    user_device="MOBILE",
-                    user_agent=USER_AGENT,
-                    ip="84.232.140.77",
-                ),
-                merchant_reference=f"bench-{i}",
-            )
-        )
+        opened = await payments.options(_payment_request(i))
         latencies.append(clock() - started)
         option_id = opened.payment_options[0].payment_option_id
         started = clock()
@@ -221,16 +203,80 @@ class SDKClient:
         await self.kasha.close()
 
 
-def flows_available() -> bool:
-    """Whether ``from kasha_async import PaymentFlow, PayoutFlow`` works yet."""
-    try:
-        from kasha_async import PaymentFlow, PayoutFlow  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _payout_request(i: int) -> PayoutOptionsRequest:
+    return PayoutOptionsRequest(
+        country="AR",
+        currency="ARS",
+        amount=Decimal(200),
+        redirect_url=REDIRECT_URL,
+        customer=Customer(name="John Smith", phone="25412340000", ip="84.232.140.77"),
+        merchant_reference=f"bench-{i}",
+    )
+
+
+def _payment_request(i: int) -> PaymentOptionsRequest:
+    return PaymentOptionsRequest(
+        country="BR",
+        currency="BRL",
+        amount=Decimal(130),
+        language="ES",
+        redirect_url=REDIRECT_URL,
+        customer=Customer(
+            name="John Doe",
+            phone="+34666999666",
+            user_device="MOBILE",
+            user_agent=USER_AGENT,
+            ip="84.232.140.77",
+        ),
+        merchant_reference=f"bench-{i}",
+    )
+
+
+class SDKFlows:
+    """The SDK's flows: state machine, session rules and form checks on top of the client."""
+
+    name = "flows"
+
+    def __init__(self, base_url: str) -> None:
+        self.kasha = KashaClient(api_key=API_KEY, base_url=base_url)
+
+    async def payout_flow(self, i: int, latencies: list[float]) -> None:
+        """start -> choose -> create -> approve."""
+        clock = time.perf_counter
+        started = clock()
+        flow = await PayoutFlow.start(self.kasha, _payout_request(i))
+        latencies.append(clock() - started)
+        started = clock()
+        sub = await flow.choose(flow.options[0])
+        latencies.append(clock() - started)
+        assert sub is not None
+        started = clock()
+        await flow.create(option_id=sub.options[0].id, extra_data={"name": "John Smith"})
+        latencies.append(clock() - started)
+        started = clock()
+        await flow.approve()
+        latencies.append(clock() - started)
+
+    async def payment_flow(self, i: int, latencies: list[float]) -> None:
+        """start -> choose -> pay."""
+        clock = time.perf_counter
+        started = clock()
+        flow = await PaymentFlow.start(self.kasha, _payment_request(i))
+        latencies.append(clock() - started)
+        started = clock()
+        sub = await flow.choose(flow.options[0])
+        latencies.append(clock() - started)
+        assert sub is not None
+        started = clock()
+        await flow.pay(option_id=sub.options[0].id, extra_data={"phone": "+34666999666"})
+        latencies.append(clock() - started)
+
+    async def close(self) -> None:
+        await self.kasha.close()
 
 
 CONTENDERS: dict[str, Callable[[str], Contender]] = {
     "raw": RawAiohttp,
     "client": SDKClient,
+    "flows": SDKFlows,
 }

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import server
-from .contenders import CONTENDERS, Contender, Flow, flows_available
+from .contenders import CONTENDERS, Contender, Flow
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ("payout_flow", "payment_flow")
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(figures))
         return
     started = time.perf_counter()
-    names = ["raw", "client"] + (["flows"] if flows_available() else [])
+    names = list(CONTENDERS)
     rounds = args.rounds or (1 if args.quick else 3)
     out = args.out or HERE / ("results-quick.json" if args.quick else "results.json")
     proc, port = server.start(cpu=0)

@@ -25,13 +25,15 @@ SESSION_ID = "6716a741-2efd-4695-a934-95b57fe2c4f7"
 OPTION_ID = "dfb7a9c4-1e87-4803-9929-091d946999d3"
 
 
-def _form_input(label: str, name: str, validations: dict[str, int] | None) -> dict[str, Any]:
+def _form_input(
+    label: str, name: str, validations: dict[str, int] | None, *, required: bool = True
+) -> dict[str, Any]:
     return {
         "label": label,
         "name": name,
         "type": "string",
         "values": [],
-        "required": True,
+        "required": required,
         "validations": validations,
     }
 
@@ -71,7 +73,7 @@ BODIES: dict[str, Any] = {
                         _form_input(
                             "Beneficiary's name", "name", {"minLength": 5, "maxLength": 100}
                         ),
-                        _form_input("Beneficiary's phone", "phone", None),
+                        _form_input("Beneficiary's phone", "phone", None, required=False),
                     ],
                 },
             },
@@ -89,10 +91,7 @@ BODIES: dict[str, Any] = {
         "merchantReference": "mr-65gkcsf2w23423",
         "result": "Payout request was submitted successfully.",
     },
-    "/v2/payment-options": _options(
-        "Bank Transfer",
-        [_form_input("Card Number", "cardnum", None), _form_input("Owner", "cardholder", None)],
-    ),
+    "/v2/payment-options": _options("Bank Transfer", []),
     "/v2/payment-suboptions": {
         "statusCode": "085",
         "resultType": "option_choice",
