@@ -28,7 +28,8 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest --cov --cov-report=term:skip-covered
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report --skip-covered --sort=cover
 
 bench: $(VENV)/.base
 	$(BIN)/python -m benchmarks.run
