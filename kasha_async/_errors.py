@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ._codes import KashaErrorCode
 
@@ -62,8 +62,30 @@ def redact_bytes(body: bytes, limit: int = _EXCERPT_LIMIT) -> str:
     return text
 
 
+class _Exchange(TypedDict, total=False):
+    transaction_id: str | None
+    body_excerpt: str | None
+
+
+class _ExchangeWithCode(_Exchange, total=False):
+    code: KashaErrorCode | None
+
+
+class _ExchangeWithStatus(_Exchange, total=False):
+    status_code: int | None
+
+
+class ErrorContext(_ExchangeWithCode, _ExchangeWithStatus, total=False):
+    """What any error may carry about the exchange that caused it."""
+
+
 class KashaError(Exception):
-    """Base class of every error this package raises."""
+    """Base class of every error this package raises.
+
+    Every error can carry the transaction it concerns, the HTTP status, a
+    redacted excerpt of the answer (at most 500 characters) and the provider's
+    error code; each is ``None`` where it does not apply.
+    """
 
     def __init__(
         self,
@@ -72,12 +94,14 @@ class KashaError(Exception):
         transaction_id: str | None = None,
         status_code: int | None = None,
         body_excerpt: str | None = None,
+        code: KashaErrorCode | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.transaction_id = transaction_id
         self.status_code = status_code
         self.body_excerpt = body_excerpt
+        self.code = code
 
 
 class ConfigError(KashaError, ValueError):
@@ -119,23 +143,10 @@ class OutcomeUnknownError(KashaError):
     """The request may have been processed: reconcile with ``transactions.get``, never resend."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        transaction_id: str | None = None,
-        session_id: str | None = None,
-        status_code: int | None = None,
-        body_excerpt: str | None = None,
-        code: KashaErrorCode | None = None,
+        self, message: str, *, session_id: str | None = None, **context: Unpack[ErrorContext]
     ) -> None:
-        super().__init__(
-            message,
-            transaction_id=transaction_id,
-            status_code=status_code,
-            body_excerpt=body_excerpt,
-        )
+        super().__init__(message, **context)
         self.session_id = session_id
-        self.code = code
 
 
 class ConnectionLostError(TransportError, OutcomeUnknownError):
@@ -150,19 +161,11 @@ class APIStatusError(KashaError):
         message: str,
         *,
         status_code: int,
-        body_excerpt: str | None = None,
-        transaction_id: str | None = None,
-        code: KashaErrorCode | None = None,
         retry_after: float | None = None,
+        **context: Unpack[_ExchangeWithCode],
     ) -> None:
-        super().__init__(
-            message,
-            transaction_id=transaction_id,
-            status_code=status_code,
-            body_excerpt=body_excerpt,
-        )
+        super().__init__(message, **context, status_code=status_code)
         self.status_code: int = status_code
-        self.code = code
         self.retry_after = retry_after
 
 
@@ -203,17 +206,10 @@ class DeclinedError(KashaError):
         *,
         code: KashaErrorCode,
         reason: str,
-        transaction_id: str | None = None,
-        status_code: int | None = None,
-        body_excerpt: str | None = None,
+        **context: Unpack[_ExchangeWithStatus],
     ) -> None:
-        super().__init__(
-            message,
-            transaction_id=transaction_id,
-            status_code=status_code,
-            body_excerpt=body_excerpt,
-        )
-        self.code = code
+        super().__init__(message, **context, code=code)
+        self.code: KashaErrorCode = code
         self.reason = reason
 
 
