@@ -1,19 +1,20 @@
-"""What payment and payout flows share: clock and expiry, the guard before every step,
-the one-send rule, refresh / feed / wait_final, and the to_dict / from_dict core.
+"""What payment and payout flows share: opening, clock and expiry, the guard before every
+step, the one-send rule, refresh / feed / wait_final, and the to_dict / from_dict core.
 
-Subclasses only say which client calls their steps make (``_initiate``,
-``_open_cashier``, ``_fetch_suboptions``, ``_send``) and what a successful
-submit means for the state.
+A subclass only says which client resource it uses (``_resource``: ``kasha.payments``
+or ``kasha.payouts``, whose calls are named alike), which call sends its one
+payment or payout (``_send_call``), how its request is built from keywords
+(``_make_request``) and what a successful submit means for the state (``_submitted``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import attrs
 
@@ -72,6 +73,39 @@ _NOT_PROCESSED = (
     NotFoundError,
 )
 R = TypeVar("R", PaymentOptionsRequest, PayoutOptionsRequest)
+_R_contra = TypeVar("_R_contra", contravariant=True)
+
+
+class SessionResource(Protocol[_R_contra]):
+    """The calls a flow makes on ``kasha.payments`` or ``kasha.payouts`` (named alike on both)."""
+
+    async def options(self, request: _R_contra, /) -> InitiatedSession:
+        """Open a session and list its options."""
+        ...
+
+    async def create_session(self, request: _R_contra, /) -> CashierLink:
+        """Open a session on the hosted cashier."""
+        ...
+
+    async def suboptions(self, *, session_id: str, payment_option_id: str) -> Suboptions:
+        """List an option's suboptions and form inputs."""
+        ...
+
+
+class SendCall(Protocol):
+    """``kasha.payments.post`` or ``kasha.payouts.create``: the session's one send."""
+
+    def __call__(
+        self,
+        *,
+        session_id: str,
+        payment_option_id: str,
+        option_id: str | None = None,
+        extra_data: Mapping[str, Any] | None = None,
+        transaction_id: str | None = None,
+    ) -> Awaitable[SubmitResult]:
+        """Send the payment or payout."""
+        ...
 
 
 def utc_now() -> datetime:
@@ -117,22 +151,64 @@ class BaseFlow(Generic[R]):
     # --- construction ---------------------------------------------------------------------
 
     @classmethod
-    async def _start(
+    async def start(
         cls,
         kasha: KashaClient,
-        request: R,
+        request: R | None = None,
+        /,
+        *,
+        clock: Clock | None = None,
+        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
+        **fields: Any,
+    ) -> Self:
+        """Open a session (``POST /v2/payment-options`` or ``/v2/payout-options``), return its flow.
+
+        Pass the options request or its fields as keywords. ``clock`` is a
+        zero-argument callable returning an aware UTC datetime; ``safety_margin``
+        (seconds) refuses a send that would arrive too close to expiry.
+        """
+        return await cls._open(kasha, request, fields, clock, safety_margin, cashier=False)
+
+    @classmethod
+    async def cashier_link(
+        cls,
+        kasha: KashaClient,
+        request: R | None = None,
+        /,
+        *,
+        clock: Clock | None = None,
+        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
+        **fields: Any,
+    ) -> Self:
+        """Open a hosted-cashier session (``POST /v2/payment-session`` or ``/v2/payout-session``).
+
+        The returned flow is SUBMITTED (the session belongs to the cashier): send
+        the customer to :attr:`cashier_url`, then :meth:`wait_final` or :meth:`feed`.
+        A payout the cashier created shows up PENDING_APPROVAL (``refresh``/``feed``),
+        then ``approve``/``decline`` apply.
+        """
+        return await cls._open(kasha, request, fields, clock, safety_margin, cashier=True)
+
+    @classmethod
+    async def _open(
+        cls,
+        kasha: KashaClient,
+        request: R | None,
+        fields: dict[str, Any],
         clock: Clock | None,
         safety_margin: float | timedelta,
         cashier: bool,
     ) -> Self:
+        request = request or cls._make_request(fields)
         clock = clock or utc_now
         margin = _margin(safety_margin)
         started = clock()  # before the request: our expiry is never later than the server's
+        resource = cls._resource(kasha)
         opened: InitiatedSession | CashierLink
         if cashier:
-            opened = await cls._open_cashier(kasha, request)
+            opened = await resource.create_session(request)
         else:
-            opened = await cls._initiate(kasha, request)
+            opened = await resource.options(request)
         flow = cls(
             kasha=kasha,
             transaction_id=opened.transaction_id,
@@ -152,19 +228,17 @@ class BaseFlow(Generic[R]):
         return flow
 
     @classmethod
-    async def _initiate(cls, kasha: KashaClient, request: R) -> InitiatedSession:
+    def _make_request(cls, fields: dict[str, Any]) -> R:
+        """The options request built from :meth:`start`'s keywords."""
         raise NotImplementedError
 
-    @classmethod
-    async def _open_cashier(cls, kasha: KashaClient, request: R) -> CashierLink:
+    @staticmethod
+    def _resource(kasha: KashaClient) -> SessionResource[R]:
+        """``kasha.payments`` or ``kasha.payouts``."""
         raise NotImplementedError
 
-    async def _fetch_suboptions(self, option: PaymentOption) -> Suboptions:
-        raise NotImplementedError
-
-    async def _send(
-        self, option: PaymentOption, option_id: str | None, extra_data: Mapping[str, Any] | None
-    ) -> SubmitResult:
+    def _send_call(self) -> SendCall:
+        """The client call that sends the session's one payment or payout."""
         raise NotImplementedError
 
     def _submitted(self, result: SubmitResult) -> None:
@@ -207,6 +281,11 @@ class BaseFlow(Generic[R]):
     def options(self) -> tuple[PaymentOption, ...]:
         """The options the session offers."""
         return self._options
+
+    @property
+    def cashier_url(self) -> str | None:
+        """The hosted-cashier URL of :meth:`cashier_link` (or a payment's ``hybrid_link``)."""
+        return self._cashier_url
 
     @property
     def chosen_option(self) -> PaymentOption | None:
@@ -292,7 +371,7 @@ class BaseFlow(Generic[R]):
         if not chosen.is_card:
             self._busy = "choose"
             try:
-                subs = await self._fetch_suboptions(chosen)
+                subs = await self._suboptions_of(chosen)
             except SessionGoneError as exc:
                 raise self._server_expired(exc) from exc
             finally:
@@ -309,12 +388,17 @@ class BaseFlow(Generic[R]):
             raise FlowStateError("fetch_suboptions(): card options have no suboptions")
         self._busy = "fetch_suboptions"
         try:
-            self._suboptions = await self._fetch_suboptions(option)
+            self._suboptions = await self._suboptions_of(option)
         except SessionGoneError as exc:
             raise self._server_expired(exc) from exc
         finally:
             self._busy = None
         return self._suboptions
+
+    async def _suboptions_of(self, option: PaymentOption) -> Suboptions:
+        return await self._resource(self._kasha).suboptions(
+            session_id=self._session_id, payment_option_id=option.payment_option_id
+        )
 
     def _require_option(self) -> PaymentOption:
         if self._option is None:  # a resumed flow whose dict lost its option: a caller bug
@@ -357,7 +441,13 @@ class BaseFlow(Generic[R]):
         self._move(FlowState.SUBMITTED)  # before the send: a second call can never send again
         self._busy = step
         try:
-            result = await self._send(option, option_id, extra_data)
+            result = await self._send_call()(
+                session_id=self._session_id,
+                payment_option_id=option.payment_option_id,
+                option_id=option_id,
+                extra_data=extra_data,
+                transaction_id=self._transaction_id,
+            )
         except BaseException as exc:
             replacement = self._submit_failed(exc)
             if replacement is None:

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import attrs
 
 from .._client import KashaClient
 from .._errors import FlowStateError, OutcomeUnknownError, SessionGoneError
-from .._models import (
-    CashierLink,
-    InitiatedSession,
-    PaymentOption,
-    PaymentOptionsRequest,
-    Refund,
-    SubmitResult,
-    Suboptions,
-)
-from ._base import DEFAULT_SAFETY_MARGIN, BaseFlow, Clock
+from .._models import PaymentOption, PaymentOptionsRequest, Refund, SubmitResult
+from ._base import BaseFlow, SendCall, SessionResource
 from ._states import FlowKind, FlowState
-
-
-def _payment_request(
-    request: PaymentOptionsRequest | None, fields: dict[str, Any]
-) -> PaymentOptionsRequest:
-    return request or PaymentOptionsRequest(**fields)
 
 
 @attrs.define(eq=False)
@@ -42,78 +27,19 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
     _submit_step: ClassVar[str] = "pay"
 
     @classmethod
-    async def start(
-        cls,
-        kasha: KashaClient,
-        request: PaymentOptionsRequest | None = None,
-        /,
-        *,
-        clock: Clock | None = None,
-        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
-        **fields: Any,
-    ) -> Self:
-        """Open a payment session (``POST /v2/payment-options``) and return its flow.
+    def _make_request(cls, fields: dict[str, Any]) -> PaymentOptionsRequest:
+        return PaymentOptionsRequest(**fields)
 
-        Pass a :class:`PaymentOptionsRequest` or its fields as keywords. ``clock`` is a
-        zero-argument callable returning an aware UTC datetime; ``safety_margin``
-        (seconds) refuses a :meth:`pay` that would arrive too close to expiry.
-        """
-        req = _payment_request(request, fields)
-        return await cls._start(kasha, req, clock, safety_margin, cashier=False)
+    @staticmethod
+    def _resource(kasha: KashaClient) -> SessionResource[PaymentOptionsRequest]:
+        return kasha.payments
 
-    @classmethod
-    async def cashier_link(
-        cls,
-        kasha: KashaClient,
-        request: PaymentOptionsRequest | None = None,
-        /,
-        *,
-        clock: Clock | None = None,
-        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
-        **fields: Any,
-    ) -> Self:
-        """Open a hosted-cashier payment session (``POST /v2/payment-session``).
-
-        The returned flow is SUBMITTED (the session belongs to the cashier):
-        send the customer to :attr:`cashier_url`, then :meth:`wait_final` or :meth:`feed`.
-        """
-        req = _payment_request(request, fields)
-        return await cls._start(kasha, req, clock, safety_margin, cashier=True)
-
-    @classmethod
-    async def _initiate(
-        cls, kasha: KashaClient, request: PaymentOptionsRequest
-    ) -> InitiatedSession:
-        return await kasha.payments.options(request)
-
-    @classmethod
-    async def _open_cashier(cls, kasha: KashaClient, request: PaymentOptionsRequest) -> CashierLink:
-        return await kasha.payments.create_session(request)
-
-    async def _fetch_suboptions(self, option: PaymentOption) -> Suboptions:
-        return await self._kasha.payments.suboptions(
-            session_id=self._session_id, payment_option_id=option.payment_option_id
-        )
-
-    async def _send(
-        self, option: PaymentOption, option_id: str | None, extra_data: Mapping[str, Any] | None
-    ) -> SubmitResult:
-        return await self._kasha.payments.post(
-            session_id=self._session_id,
-            payment_option_id=option.payment_option_id,
-            option_id=option_id,
-            extra_data=extra_data,
-            transaction_id=self._transaction_id,
-        )
+    def _send_call(self) -> SendCall:
+        return self._kasha.payments.post
 
     def _submitted(self, result: SubmitResult) -> None:
         if result.status is not None:
             self._apply_status(result.status)
-
-    @property
-    def cashier_url(self) -> str | None:
-        """The hosted-cashier URL of :meth:`cashier_link` or :meth:`hybrid_link`, if any."""
-        return self._cashier_url
 
     async def pay(
         self, *, option_id: str | None = None, extra_data: Mapping[str, Any] | None = None

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import attrs
 
 from .._client import KashaClient
 from .._codes import SettleAction
 from .._errors import ConflictError, DeclinedError, OutcomeUnknownError
-from .._models import (
-    CashierLink,
-    InitiatedSession,
-    PaymentOption,
-    PayoutOptionsRequest,
-    SettleResult,
-    SubmitResult,
-    Suboptions,
-)
-from ._base import DEFAULT_SAFETY_MARGIN, BaseFlow, Clock
+from .._models import PayoutOptionsRequest, SettleResult, SubmitResult
+from ._base import BaseFlow, SendCall, SessionResource
 from ._states import FlowKind, FlowState
-
-
-def _payout_request(
-    request: PayoutOptionsRequest | None, fields: dict[str, Any]
-) -> PayoutOptionsRequest:
-    return request or PayoutOptionsRequest(**fields)
 
 
 @attrs.define(eq=False)
@@ -40,73 +25,21 @@ class PayoutFlow(BaseFlow[PayoutOptionsRequest]):
     _submit_step: ClassVar[str] = "create"
 
     @classmethod
-    async def start(
-        cls,
-        kasha: KashaClient,
-        request: PayoutOptionsRequest | None = None,
-        /,
-        *,
-        clock: Clock | None = None,
-        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
-        **fields: Any,
-    ) -> Self:
-        """Open a payout session (``POST /v2/payout-options``) and return its flow."""
-        req = _payout_request(request, fields)
-        return await cls._start(kasha, req, clock, safety_margin, cashier=False)
+    def _make_request(cls, fields: dict[str, Any]) -> PayoutOptionsRequest:
+        return PayoutOptionsRequest(**fields)
 
-    @classmethod
-    async def cashier_link(
-        cls,
-        kasha: KashaClient,
-        request: PayoutOptionsRequest | None = None,
-        /,
-        *,
-        clock: Clock | None = None,
-        safety_margin: float | timedelta = DEFAULT_SAFETY_MARGIN,
-        **fields: Any,
-    ) -> Self:
-        """Open a hosted-cashier payout session (``POST /v2/payout-session``).
+    @staticmethod
+    def _resource(kasha: KashaClient) -> SessionResource[PayoutOptionsRequest]:
+        return kasha.payouts
 
-        The flow is SUBMITTED; once the payout shows PENDING (``refresh``/``feed``) it is
-        PENDING_APPROVAL and :meth:`approve`/:meth:`decline` apply.
-        """
-        req = _payout_request(request, fields)
-        return await cls._start(kasha, req, clock, safety_margin, cashier=True)
-
-    @classmethod
-    async def _initiate(cls, kasha: KashaClient, request: PayoutOptionsRequest) -> InitiatedSession:
-        return await kasha.payouts.options(request)
-
-    @classmethod
-    async def _open_cashier(cls, kasha: KashaClient, request: PayoutOptionsRequest) -> CashierLink:
-        return await kasha.payouts.create_session(request)
-
-    async def _fetch_suboptions(self, option: PaymentOption) -> Suboptions:
-        return await self._kasha.payouts.suboptions(
-            session_id=self._session_id, payment_option_id=option.payment_option_id
-        )
-
-    async def _send(
-        self, option: PaymentOption, option_id: str | None, extra_data: Mapping[str, Any] | None
-    ) -> SubmitResult:
-        return await self._kasha.payouts.create(
-            session_id=self._session_id,
-            payment_option_id=option.payment_option_id,
-            option_id=option_id,
-            extra_data=extra_data,
-            transaction_id=self._transaction_id,
-        )
+    def _send_call(self) -> SendCall:
+        return self._kasha.payouts.create
 
     def _submitted(self, result: SubmitResult) -> None:
         if result.status is not None:
             self._apply_status(result.status)
         else:
             self._move(FlowState.PENDING_APPROVAL)  # a created payout is PENDING (CONTRACT §2)
-
-    @property
-    def cashier_url(self) -> str | None:
-        """The hosted-cashier URL of :meth:`cashier_link`, if the flow was opened that way."""
-        return self._cashier_url
 
     async def create(
         self, *, option_id: str | None = None, extra_data: Mapping[str, Any] | None = None
