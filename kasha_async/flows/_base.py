@@ -30,6 +30,7 @@ from .._errors import (
     FlowStateError,
     InvalidRequestError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitError,
     RequestNotSentError,
     SessionAlreadyUsedError,
@@ -49,7 +50,15 @@ from .._models import (
 )
 from .._reconcile import declined_from
 from ._forms import form_problems
-from ._states import FlowKind, FlowState, check_step, is_older, state_for_status, transition
+from ._states import (
+    FlowKind,
+    FlowState,
+    IllegalTransitionError,
+    check_step,
+    is_older,
+    state_for_status,
+    transition,
+)
 
 logger = logging.getLogger("kasha_async.flows")
 
@@ -73,6 +82,7 @@ _NOT_PROCESSED = (
     NotFoundError,
 )
 R = TypeVar("R", PaymentOptionsRequest, PayoutOptionsRequest)
+T = TypeVar("T")
 _R_contra = TypeVar("_R_contra", contravariant=True)
 
 
@@ -333,6 +343,22 @@ class BaseFlow(Generic[R]):
         if logger.isEnabledFor(logging.DEBUG) and previous is not target:
             logger.debug("flow %s: %s -> %s", self._transaction_id, previous, target)
 
+    def _move_unless_overtaken(self, expected: FlowState, target: FlowState) -> None:
+        """Move to ``target`` unless the flow left ``expected`` while a call was in flight.
+
+        A webhook fed (or a refresh) during the call is the server's own word about
+        the transaction; what the call's answer or failure implies must not overwrite it.
+        """
+        if self._state is expected:
+            self._move(target)
+        else:
+            logger.info(
+                "flow %s: kept %s (learnt while the call ran) instead of %s",
+                self._transaction_id,
+                self._state,
+                target,
+            )
+
     def _guard(self, step: str) -> None:
         check_step(self._kind, step, self._state)
         if self._busy is not None:
@@ -459,17 +485,22 @@ class BaseFlow(Generic[R]):
         return result
 
     def _submit_failed(self, exc: BaseException) -> BaseException | None:
-        """Move the state for a failed send; return a clearer exception to raise, if any."""
+        """Move the state for a failed send; return a clearer exception to raise, if any.
+
+        A cancelled send (``CancelledError``) falls through to OUTCOME_UNKNOWN: the
+        request may have been written already.
+        """
         if isinstance(exc, _NOT_PROCESSED):
-            self._move(FlowState.OPTION_CHOSEN)  # certainly not processed: the session is unused
+            # certainly not processed: the session is unused
+            self._move_unless_overtaken(FlowState.SUBMITTED, FlowState.OPTION_CHOSEN)
             return None
         if isinstance(exc, DeclinedError):
-            self._move(FlowState.DECLINED)
+            self._move_unless_overtaken(FlowState.SUBMITTED, FlowState.DECLINED)
             return None
         if isinstance(exc, SessionGoneError):
             return self._server_expired(exc)
         if isinstance(exc, ConflictError) and exc.code is KashaErrorCode.DUPLICATE_TRANSACTION:
-            self._move(FlowState.DECLINED)
+            self._move_unless_overtaken(FlowState.SUBMITTED, FlowState.DECLINED)
             return DeclinedError(
                 f"Declined: {exc.code.reason} (code {exc.code.value})",
                 code=exc.code,
@@ -478,7 +509,7 @@ class BaseFlow(Generic[R]):
                 status_code=exc.status_code,
                 body_excerpt=exc.body_excerpt,
             )
-        self._move(FlowState.OUTCOME_UNKNOWN)
+        self._move_unless_overtaken(FlowState.SUBMITTED, FlowState.OUTCOME_UNKNOWN)
         if isinstance(exc, ConflictError):
             return SessionAlreadyUsedError(
                 f"{self._submit_step}(): the server says the session was already used; "
@@ -486,6 +517,18 @@ class BaseFlow(Generic[R]):
                 transaction_id=self._transaction_id,
             )
         return None
+
+    async def _unknown_if_lost(self, expected: FlowState, call: Awaitable[T]) -> T:
+        """Await a settle or refund; if its outcome is lost, the flow is OUTCOME_UNKNOWN.
+
+        Lost means :class:`OutcomeUnknownError` or a cancellation: the request may
+        have been written, so only the server can say what happened.
+        """
+        try:
+            return await call
+        except (OutcomeUnknownError, asyncio.CancelledError):
+            self._move_unless_overtaken(expected, FlowState.OUTCOME_UNKNOWN)
+            raise
 
     def _server_expired(self, exc: SessionGoneError) -> SessionExpiredError:
         self._move(FlowState.EXPIRED)
@@ -495,15 +538,33 @@ class BaseFlow(Generic[R]):
         )
 
     def _apply_status(self, status: TransactionStatus) -> bool:
-        """Move to what a server status means unless it is older news; ``False`` if older."""
+        """Move to what a server status means unless it is older news; ``False`` if older.
+
+        Raises :class:`IllegalTransitionError` when the status contradicts the flow's
+        final state (e.g. DECLINED after COMPLETED).
+        """
         target = state_for_status(status, self._kind)
         if target is None or target is FlowState.CREATED:
             return True  # unknown status, or "nothing posted yet": nothing to move
         if is_older(self._state, target):
             return False
-        self._move(target)
+        try:
+            self._move(target)
+        except IllegalTransitionError:
+            raise IllegalTransitionError(
+                f"transaction {self._transaction_id}: the server reports {status.value} "
+                f"but the flow is already {self._state}; the flow keeps {self._state}. "
+                "Check the transaction with Kasha support before acting on either"
+            ) from None
         if target.is_terminal and self._final is not None:
             self._final.set()
+        return True
+
+    def _record(self, transaction: Transaction) -> bool:
+        """Apply the transaction's status and remember it; ``False`` if it is older news."""
+        if not self._apply_status(transaction.status):
+            return False
+        self._last = transaction
         return True
 
     # --- the server's word ------------------------------------------------------------------
@@ -511,7 +572,7 @@ class BaseFlow(Generic[R]):
     async def _fetch(self) -> Transaction:
         tx = await self._kasha.transactions.get(self._transaction_id)
         self._needs_recheck = False
-        self.feed(tx)
+        self._record(tx)  # a contradiction raises here: the caller asked the server
         if self._merchant_reference is None:
             self._merchant_reference = tx.merchant_reference
         return tx
@@ -525,14 +586,21 @@ class BaseFlow(Generic[R]):
         return await self._fetch()
 
     def feed(self, transaction: Transaction) -> bool:
-        """Apply a webhook's transaction; ``False`` if it is for another id or older news.
+        """Apply a webhook's transaction; ``True`` if applied. Never raises for a status.
 
+        ``False`` (nothing changed) for another transaction id, older news, or a
+        status that contradicts the flow's final state: that one is logged at
+        WARNING and left for :meth:`refresh`/:meth:`wait_final` to raise, because a
+        webhook handler that raised would make the provider redeliver forever.
         A final status wakes a pending :meth:`wait_final` without a poll.
         """
-        if transaction.id != self._transaction_id or not self._apply_status(transaction.status):
+        if transaction.id != self._transaction_id:
             return False
-        self._last = transaction
-        return True
+        try:
+            return self._record(transaction)
+        except IllegalTransitionError as exc:
+            logger.warning("flow %s: webhook ignored: %s", self._transaction_id, exc)
+            return False
 
     async def wait_final(
         self,

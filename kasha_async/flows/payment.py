@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import attrs
 
 from .._client import KashaClient
-from .._errors import FlowStateError, OutcomeUnknownError, SessionGoneError
+from .._errors import FlowStateError, SessionGoneError
 from .._models import PaymentOption, PaymentOptionsRequest, Refund, SubmitResult
 from ._base import BaseFlow, SendCall, SessionResource
 from ._states import FlowKind, FlowState
@@ -89,12 +89,12 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
                 reference = (await self._fetch()).merchant_reference
             if reference is None:
                 raise FlowStateError("refund(): the transaction has no merchant reference")
-            refund = await self._kasha.refunds.create(
-                merchant_reference=reference, transaction_id=self._transaction_id
+            refund = await self._unknown_if_lost(
+                FlowState.COMPLETED,
+                self._kasha.refunds.create(
+                    merchant_reference=reference, transaction_id=self._transaction_id
+                ),
             )
-        except OutcomeUnknownError:
-            self._move(FlowState.OUTCOME_UNKNOWN)
-            raise
         finally:
             self._busy = None
         self._apply_status(refund.status)

@@ -9,7 +9,7 @@ import attrs
 
 from .._client import KashaClient
 from .._codes import SettleAction
-from .._errors import ConflictError, DeclinedError, OutcomeUnknownError
+from .._errors import ConflictError, DeclinedError
 from .._models import PayoutOptionsRequest, SettleResult, SubmitResult
 from ._base import BaseFlow, SendCall, SessionResource
 from ._states import FlowKind, FlowState
@@ -39,7 +39,8 @@ class PayoutFlow(BaseFlow[PayoutOptionsRequest]):
         if result.status is not None:
             self._apply_status(result.status)
         else:
-            self._move(FlowState.PENDING_APPROVAL)  # a created payout is PENDING (CONTRACT §2)
+            # a created payout is PENDING (CONTRACT §2), unless a webhook already said more
+            self._move_unless_overtaken(FlowState.SUBMITTED, FlowState.PENDING_APPROVAL)
 
     async def create(
         self, *, option_id: str | None = None, extra_data: Mapping[str, Any] | None = None
@@ -66,14 +67,12 @@ class PayoutFlow(BaseFlow[PayoutOptionsRequest]):
         await self._begin(step)
         self._busy = step
         try:
-            result = await self._kasha.payouts.settle(
-                transaction_id=self._transaction_id, action=action
+            result = await self._unknown_if_lost(
+                FlowState.PENDING_APPROVAL,
+                self._kasha.payouts.settle(transaction_id=self._transaction_id, action=action),
             )
-        except OutcomeUnknownError:
-            self._move(FlowState.OUTCOME_UNKNOWN)
-            raise
         except DeclinedError:
-            self._move(FlowState.DECLINED)
+            self._move_unless_overtaken(FlowState.PENDING_APPROVAL, FlowState.DECLINED)
             raise
         except ConflictError:
             self._needs_recheck = True  # not PENDING any more: ask the server before next step
