@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, TypeVar
+from types import MappingProxyType, NoneType
+from typing import Any, TypeVar, get_args
 
 import attrs
 import orjson
@@ -40,6 +40,9 @@ T = TypeVar("T")
 _converter = Converter(detailed_validation=False)
 #: A number literal with 16+ significant digits: more than a binary float holds exactly.
 _LONG_NUMBER = re.compile(rb"\d[\d.]{15,}")
+#: Digits and "." -> "1": a body whose translation holds no 16 "1"s in a row cannot match
+#: _LONG_NUMBER; the check costs ~0.5 us where the regex scan costs ~6 us per answer.
+_NUMBER_RUN = bytes.maketrans(b"0123456789.", b"11111111111")
 _CAMEL = re.compile(r"_([a-z0-9])")
 _MAX_DEPTH_HINT = "nesting too deep"
 
@@ -182,8 +185,10 @@ def _normalise_id(data: Any) -> Any:
 
 
 def _null_lists(data: Any, *names: str) -> Any:
-    if isinstance(data, dict) and any(data.get(n, ()) is None for n in names):
-        return {k: ([] if k in names and v is None else v) for k, v in data.items()}
+    if isinstance(data, dict):
+        for name in names:  # a plain loop: any(<genexpr>) costs ~1 us per nested object
+            if data.get(name, ()) is None:
+                return {k: ([] if k in names and v is None else v) for k, v in data.items()}
     return data
 
 
@@ -213,7 +218,63 @@ def _renames(cls: type) -> dict[str, Any]:
     }
 
 
+def _optional_hook(inner: type, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    if handler is _structure_str:
+
+        def structure_optional_str(value: Any, _: type) -> Any:
+            if value is None or type(value) is str:
+                return value
+            return _structure_str(value, str)
+
+        return structure_optional_str
+
+    def structure_optional(value: Any, _: type) -> Any:
+        return None if value is None else handler(value, inner)
+
+    return structure_optional
+
+
+def _any_tuple(value: Any, _: type) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _tuple_hook(item: type, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure_tuple(value: Any, _: type) -> Any:
+        return tuple([handler(element, item) for element in value])
+
+    return structure_tuple
+
+
+def _is(kind: Any) -> Callable[[Any], bool]:
+    return lambda candidate: bool(candidate == kind)
+
+
+def _resolve_field_hooks(cls: type) -> None:
+    """Give ``X | None`` and ``tuple[X, ...]`` fields a hook bound to ``X``'s hook, once.
+
+    cattrs' generic ``_structure_optional`` and ``_structure_tuple`` look the element's
+    hook up again on every value; resolved here, a suboptions answer parses in about
+    half the time. Only those two generic hooks are replaced, by code doing the same.
+    """
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        kind = field.type
+        current = _converter.get_structure_hook(kind)
+        args = get_args(kind)
+        if current == _converter._structure_optional and len(args) == 2:
+            inner = args[0] if args[1] is NoneType else args[1]
+            hook = _optional_hook(inner, _converter.get_structure_hook(inner))
+        elif current == _converter._structure_tuple and len(args) == 2 and args[1] is Ellipsis:
+            if args[0] is Any:
+                hook = _any_tuple
+            else:
+                hook = _tuple_hook(args[0], _converter.get_structure_hook(args[0]))
+        else:
+            continue
+        _converter.register_structure_hook_func(_is(kind), hook)
+
+
 def _register(cls: type) -> None:
+    _resolve_field_hooks(cls)
     structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
         cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
     )
@@ -283,7 +344,7 @@ def loads(body: bytes) -> Any:
     """
     try:
         data = orjson.loads(body)
-        if _LONG_NUMBER.search(body) is not None:
+        if b"1" * 16 in body.translate(_NUMBER_RUN) and _LONG_NUMBER.search(body) is not None:
             data = json.loads(body, parse_float=Decimal)
         return data
     except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
