@@ -33,6 +33,7 @@ from .._errors import (
     OutcomeUnknownError,
     RateLimitError,
     RequestNotSentError,
+    ResponseFormatError,
     SessionAlreadyUsedError,
     SessionExpiredError,
     SessionGoneError,
@@ -679,43 +680,82 @@ class BaseFlow(Generic[R]):
     def from_dict(
         cls, kasha: KashaClient, data: Mapping[str, Any], *, clock: Clock | None = None
     ) -> Self:
-        """Rebuild a flow from :meth:`to_dict`; it re-checks the server before its next step."""
-        if data.get("format") != FLOW_FORMAT or data.get("kind") != cls._kind.value:
+        """Rebuild a flow from :meth:`to_dict`; it re-checks the server before its next step.
+
+        Anything but an intact snapshot of this kind and format (another version, a
+        wrong type, a naive timestamp, a non-finite amount, an option it does not
+        offer) raises :class:`InvalidRequestError`: a flow is never half-restored.
+        """
+        if not isinstance(data, Mapping):
             raise InvalidRequestError(
-                f"not a {cls.__name__} snapshot of format {FLOW_FORMAT}: "
-                f"format={data.get('format')!r} kind={data.get('kind')!r}"
+                f"a {cls.__name__} snapshot is a mapping, not {type(data).__name__}"
+            )
+        version, kind = data.get("format"), data.get("kind")
+        # type() rather than ==: True == 1, and a snapshot saying "format": true is not ours
+        if type(version) is not int or version != FLOW_FORMAT or kind != cls._kind.value:
+            raise InvalidRequestError(
+                f"not a {cls.__name__} snapshot this version can read (format {FLOW_FORMAT}, "
+                f"kind {cls._kind.value!r}): format={version!r:.40} kind={kind!r:.40}"
             )
         try:
             return cls._restore(kasha, data, clock or utc_now)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidRequestError(f"malformed {cls.__name__} snapshot: {exc!r}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, ResponseFormatError) as exc:
+            raise InvalidRequestError(f"malformed {cls.__name__} snapshot: {exc!r:.300}") from None
 
     @classmethod
     def _restore(cls, kasha: KashaClient, data: Mapping[str, Any], clock: Clock) -> Self:
-        options = tuple(_convert.parse(PaymentOption, o) for o in data["options"])
-        amount = data.get("amount")
+        suboptions = data["suboptions"]
         flow = cls(
             kasha=kasha,
-            transaction_id=data["transaction_id"],
-            session_id=data["session_id"],
-            expires_at=datetime.fromisoformat(data["expires_at"]),
+            transaction_id=_text(data, "transaction_id"),
+            session_id=_text(data, "session_id"),
+            expires_at=_aware_time(data["expires_at"]),
             clock=clock,
             safety_margin=_margin(float(data["safety_margin"])),
-            options=options,
-            merchant_reference=data.get("merchant_reference"),
-            country=data.get("country"),
-            currency=data.get("currency"),
-            amount=None if amount is None else Decimal(amount),
+            options=tuple(_convert.parse(PaymentOption, o) for o in data["options"]),
+            merchant_reference=_optional_text(data, "merchant_reference"),
+            country=_optional_text(data, "country"),
+            currency=_optional_text(data, "currency"),
+            amount=_snapshot_amount(data.get("amount")),
             state=FlowState(data["state"]),
-            suboptions=None if data["suboptions"] is None else _parse_suboptions(data),
-            cashier_url=data.get("cashier_url"),
+            suboptions=None if suboptions is None else _convert.parse(Suboptions, suboptions),
+            cashier_url=_optional_text(data, "cashier_url"),
             merchant_declined=bool(data.get("merchant_declined")),
             needs_recheck=True,
         )
         if data.get("chosen_option_id") is not None:
-            flow._option = flow.option(id=data["chosen_option_id"])
+            flow._option = flow.option(id=_text(data, "chosen_option_id"))
         return flow
 
 
-def _parse_suboptions(data: Mapping[str, Any]) -> Suboptions:
-    return _convert.parse(Suboptions, data["suboptions"])
+def _text(data: Mapping[str, Any], key: str) -> str:
+    """``data[key]``, checked to be a non-empty string."""
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{key} must be a non-empty string, not {type(value).__name__}")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    """``data[key]`` when present and not None, checked like :func:`_text`."""
+    return None if data.get(key) is None else _text(data, key)
+
+
+def _aware_time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expires_at must be an ISO 8601 string, not {type(value).__name__}")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:  # comparing it with the aware clock would fail at the next step
+        raise ValueError("expires_at has no time zone")
+    return moment
+
+
+def _snapshot_amount(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):  # to_dict writes money as a string, never a float
+        raise TypeError(f"amount must be a decimal string, not {type(value).__name__}")
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise ValueError(f"amount {value!r:.40} is not a finite number")
+    return amount

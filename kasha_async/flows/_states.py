@@ -57,7 +57,12 @@ class FlowState(enum.StrEnum):
 
 
 class IllegalTransitionError(KashaError, RuntimeError):
-    """A transition outside :data:`TRANSITIONS` was attempted: a bug, never silently applied."""
+    """A transition outside :data:`TRANSITIONS` was attempted; it is never applied.
+
+    Raised for a bug in the flow, or by ``refresh()``/``wait_final()`` when the
+    server reports a status that contradicts the flow's final state (``feed()``
+    logs that case instead of raising).
+    """
 
 
 S = FlowState

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -155,3 +157,57 @@ async def test_a_resumed_payout_is_approved_from_a_fresh_client(
         assert resumed.state is FlowState.PENDING_APPROVAL
         assert (await resumed.approve()).status is TransactionStatus.PROCESSING
     assert kasha_sandbox.ledger().approvals_per_payout == {payout.transaction_id: 1}
+
+
+def _tampered(snapshot: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**snapshot, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format": 2}, "format=2"),
+        ({"format": True}, "format=True"),
+        ({"format": "1"}, "format='1'"),
+        ({"kind": "refund"}, "kind='refund'"),
+        ({"expires_at": "2030-01-01T00:00:00"}, "no time zone"),
+        ({"expires_at": 1893456000}, "expires_at must be"),
+        ({"amount": "lots"}, "malformed"),
+        ({"amount": "NaN"}, "not a finite number"),
+        ({"amount": 130.0}, "amount must be a decimal string"),
+        ({"state": "PAID"}, "malformed"),
+        ({"transaction_id": 42}, "transaction_id must be"),
+        ({"options": [{"name": "no id"}]}, "malformed"),
+        ({"suboptions": "none"}, "malformed"),
+        ({"chosen_option_id": "not-offered"}, "malformed"),
+        ({"safety_margin": -1}, "malformed"),
+    ],
+)
+async def test_a_tampered_snapshot_is_a_clear_error(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient, changes: dict[str, Any], message: str
+) -> None:
+    """from_dict() refuses another version, or any bad field, with one clear error."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    await flow.choose(flow.option(name="Card"))
+    snapshot = json.loads(json.dumps(flow.to_dict()))
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        PaymentFlow.from_dict(kasha_client, _tampered(snapshot, **changes))
+
+
+def test_a_snapshot_that_is_not_a_mapping_is_a_clear_error(kasha_client: KashaClient) -> None:
+    """from_dict() of a list (say, a JSON column holding something else) names the type."""
+    with pytest.raises(InvalidRequestError, match="not list"):
+        PaymentFlow.from_dict(kasha_client, [])  # type: ignore[arg-type]
+
+
+async def test_a_snapshot_never_holds_customer_or_form_values(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """After a bank payment the snapshot has neither the document typed nor the customer's data."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    await flow.choose(flow.option(name="Bank Transfer"))
+    await flow.pay(option_id="b_102", extra_data={"document": "98765432"})
+    await flow.wait_final(timeout=5, poll_interval=0.01)
+    text = json.dumps(flow.to_dict())
+    for private in ("98765432", "John Doe", "+34666999666", "84.232.140.77", "extra_data"):
+        assert private not in text
