@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -28,8 +29,8 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (e.g. ``31 * 60`` to expire sessions)."""
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward")
+        if not math.isfinite(seconds) or seconds < 0:  # NaN would poison every later timestamp
+            raise ValueError("the sandbox clock only moves forward, by a finite number of seconds")
         self._offset += seconds
 
     @property

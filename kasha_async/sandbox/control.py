@@ -6,6 +6,7 @@ They mirror the Python methods of :class:`~kasha_async.sandbox.Sandbox`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -50,7 +51,10 @@ async def _clear_faults(request: web.Request) -> web.StreamResponse:
 
 async def _reseed(request: web.Request) -> web.StreamResponse:
     seed = (await _body(request)).get("seed")
-    request.app[STATE_KEY].faults.reseed(seed)
+    try:
+        request.app[STATE_KEY].faults.reseed(seed)
+    except TypeError as exc:
+        raise _bad_request(exc) from None
     return json_response({"seed": seed})
 
 
@@ -64,18 +68,15 @@ async def _advance_clock(request: web.Request) -> web.StreamResponse:
 
 
 async def _complete(request: web.Request) -> web.StreamResponse:
-    tx_id = request.match_info["transaction_id"]
-    request.app[STATE_KEY].complete(tx_id)
-    return json_response(request.app[STATE_KEY].get_transaction(tx_id))
+    state, tx_id = request.app[STATE_KEY], request.match_info["transaction_id"]
+    state.complete(tx_id)
+    return json_response(state.get_transaction(tx_id))
 
 
 async def _fail(request: web.Request) -> web.StreamResponse:
-    tx_id = request.match_info["transaction_id"]
-    code = (await _body(request)).get("code", 3001)
-    if not isinstance(code, int):
-        raise _bad_request(ValueError("code must be an integer"))
-    request.app[STATE_KEY].fail(tx_id, code)
-    return json_response(request.app[STATE_KEY].get_transaction(tx_id))
+    state, tx_id = request.app[STATE_KEY], request.match_info["transaction_id"]
+    state.fail(tx_id, (await _body(request)).get("code", 3001))  # the state checks the code
+    return json_response(state.get_transaction(tx_id))
 
 
 async def _settle_processing(request: web.Request) -> web.StreamResponse:
@@ -89,33 +90,39 @@ async def _webhooks(request: web.Request) -> web.StreamResponse:
     return json_response([attrs.asdict(d) for d in deliveries])
 
 
+def _page(what: str, hint: str) -> web.StreamResponse:
+    """A stand-in HTML page for a page the real provider would show the customer."""
+    return web.Response(text=_PAGE.format(what=what, hint=hint), content_type="text/html")
+
+
 async def _cashier_page(request: web.Request) -> web.StreamResponse:
-    hint = "Finish it with POST /_sandbox/transactions/{id}/complete."
-    return web.Response(
-        text=_PAGE.format(what="hosted cashier", hint=hint), content_type="text/html"
-    )
+    return _page("hosted cashier", "Finish it with POST /_sandbox/transactions/{id}/complete.")
 
 
 async def _three_ds_page(request: web.Request) -> web.StreamResponse:
     tx_id = request.match_info["transaction_id"]
-    hint = f"POST /_sandbox/transactions/{tx_id}/complete or /fail to finish 3DS."
-    return web.Response(
-        text=_PAGE.format(what="3DS challenge", hint=hint), content_type="text/html"
+    return _page(
+        "3DS challenge", f"POST /_sandbox/transactions/{tx_id}/complete or /fail to finish 3DS."
     )
+
+
+_ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
+    ("GET", "/_sandbox/ledger", _ledger),
+    ("GET", "/_sandbox/faults", _list_faults),
+    ("POST", "/_sandbox/faults", _add_fault),
+    ("DELETE", "/_sandbox/faults", _clear_faults),
+    ("POST", "/_sandbox/faults/seed", _reseed),
+    ("POST", "/_sandbox/clock/advance", _advance_clock),
+    ("POST", "/_sandbox/transactions/{transaction_id}/complete", _complete),
+    ("POST", "/_sandbox/transactions/{transaction_id}/fail", _fail),
+    ("POST", "/_sandbox/payouts/settle-processing", _settle_processing),
+    ("GET", "/_sandbox/webhooks", _webhooks),
+    ("GET", "/_sandbox/cashier/{session_id}", _cashier_page),
+    ("GET", "/_sandbox/3ds/{transaction_id}", _three_ds_page),
+)
 
 
 def add_control_routes(app: web.Application) -> None:
     """Register the ``/_sandbox`` routes on ``app``."""
-    router = app.router
-    router.add_get("/_sandbox/ledger", _ledger)
-    router.add_get("/_sandbox/faults", _list_faults)
-    router.add_post("/_sandbox/faults", _add_fault)
-    router.add_delete("/_sandbox/faults", _clear_faults)
-    router.add_post("/_sandbox/faults/seed", _reseed)
-    router.add_post("/_sandbox/clock/advance", _advance_clock)
-    router.add_post("/_sandbox/transactions/{transaction_id}/complete", _complete)
-    router.add_post("/_sandbox/transactions/{transaction_id}/fail", _fail)
-    router.add_post("/_sandbox/payouts/settle-processing", _settle_processing)
-    router.add_get("/_sandbox/webhooks", _webhooks)
-    router.add_get("/_sandbox/cashier/{session_id}", _cashier_page)
-    router.add_get("/_sandbox/3ds/{transaction_id}", _three_ds_page)
+    for method, path, handler in _ROUTES:
+        app.router.add_route(method, path, handler)

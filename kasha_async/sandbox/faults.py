@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 import random
 from typing import Any
 
@@ -80,13 +81,32 @@ class FaultRule:
         return {**attrs.asdict(self), "kind": self.kind.value}
 
 
-def _check(endpoint: str, probability: float | None, times: int | None) -> None:
-    if endpoint != "*" and endpoint not in ROUTES:
-        raise ValueError(f"unknown endpoint {endpoint!r}; use a key of ROUTES or '*'")
-    if probability is not None and not 0.0 <= probability <= 1.0:
-        raise ValueError("probability must be between 0 and 1")
-    if times is not None and times < 1:
-        raise ValueError("times must be at least 1")
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def _check(rule: FaultRule) -> None:
+    """Refuse a rule that would only fail later, on the request it fires for (as a 500)."""
+    if rule.endpoint != "*" and rule.endpoint not in ROUTES:
+        raise ValueError(f"unknown endpoint {rule.endpoint!r:.60}; use a key of ROUTES or '*'")
+    if rule.probability is not None and not (
+        _is_number(rule.probability) and 0.0 <= rule.probability <= 1.0
+    ):
+        raise ValueError("probability must be a number between 0 and 1")
+    if rule.times is not None and not (_is_int(rule.times) and rule.times >= 1):
+        raise ValueError("times must be a whole number of at least 1")
+    if not (_is_number(rule.delay) and rule.delay >= 0):
+        raise ValueError("delay must be a finite number of seconds, at least 0")
+    if not (_is_int(rule.retry_after) and rule.retry_after >= 0):
+        raise ValueError("retry_after must be a whole number of seconds, at least 0")
+    if rule.status is not None and not (_is_int(rule.status) and 100 <= rule.status <= 599):
+        raise ValueError("status must be an HTTP status between 100 and 599")
 
 
 class FaultInjector:
@@ -108,7 +128,8 @@ class FaultInjector:
         status: int | None = None,
     ) -> FaultRule:
         """Add a rule; with neither ``probability`` nor ``times`` it fires on every call."""
-        _check(endpoint, probability, times)
+        if not isinstance(endpoint, str):
+            raise TypeError("endpoint must be a string")
         rule = FaultRule(
             endpoint=endpoint,
             kind=FaultKind(kind),
@@ -118,6 +139,7 @@ class FaultInjector:
             retry_after=retry_after,
             status=status,
         )
+        _check(rule)
         self._rules.append(rule)
         return rule
 
@@ -127,6 +149,8 @@ class FaultInjector:
 
     def reseed(self, seed: int | None) -> None:
         """Restart the RNG, to replay a chaos run."""
+        if seed is not None and not _is_int(seed):
+            raise TypeError("seed must be a whole number or null")
         self._rng.seed(seed)
 
     @property

@@ -86,6 +86,17 @@ def reject(code: int, msg: str | None = None, transaction_id: str | None = None)
     return SandboxError(http_status, code, msg or CODE_TABLE[code].reason, transaction_id)
 
 
+def known_code(code: object) -> int:
+    """``code`` if it is a code of the reference table; else a 1000 (never a KeyError later)."""
+    if isinstance(code, bool) or not isinstance(code, int) or code not in CODE_TABLE:
+        raise SandboxError(
+            400,
+            1000,
+            f"Validation error: code must be a code of the reference table, not {code!r:.40}",
+        )
+    return code
+
+
 def wire_time(moment: datetime) -> str:
     """ISO 8601 with milliseconds and ``Z``, as the reference's transaction sample."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -576,6 +587,7 @@ class SandboxState:
 
     def fail(self, tx_id: str, code: int = 3001) -> None:
         """Decline an unfinished transaction with ``code`` (1100 makes it ERROR)."""
+        code = known_code(code)
         tx = self._transaction(tx_id)
         if tx.status.is_final:
             raise SandboxError(409, 409, f"Transaction is already {tx.status.value}.", tx.id)
@@ -583,14 +595,20 @@ class SandboxState:
         self._set_status(tx, S(CODE_TABLE[code].status), code)
 
     def settle_processing(self, tx_id: str | None = None, code: int | None = None) -> list[str]:
-        """Let the processor finish one (or every) PROCESSING payout; ``code`` declines it."""
-        ids = (
-            [tx_id]
-            if tx_id
-            else [t.id for t in self.transactions.values() if t.status is S.PROCESSING]
-        )
+        """Let the processor finish one (or every) PROCESSING payout; ``code`` declines it.
+
+        Everything is checked before anything changes: a refusal settles nothing.
+        """
+        if code is not None:
+            code = known_code(code)
+        if tx_id is not None and not isinstance(tx_id, str):
+            raise SandboxError(400, 1000, "Validation error: transactionId must be a string.")
+        if tx_id:
+            if self._transaction(tx_id, "payout").status is not S.PROCESSING:
+                raise SandboxError(409, 409, "Payout is not PROCESSING.", tx_id)
+            ids = [tx_id]
+        else:
+            ids = [t.id for t in self.transactions.values() if t.status is S.PROCESSING]
         for one in ids:
-            if self._transaction(one, "payout").status is not S.PROCESSING:
-                raise SandboxError(409, 409, "Payout is not PROCESSING.", one)
             self._finish_processing(one, code)
         return ids

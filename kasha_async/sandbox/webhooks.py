@@ -76,10 +76,15 @@ class WebhookDispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
 
     def on_status_change(self, tx: TransactionRecord) -> None:
-        """State listener: queue one delivery (two when duplicated) if the transaction has a URL."""
-        if not tx.notification_url:
+        """State listener: queue one delivery (two when duplicated) if the transaction has a URL.
+
+        Nothing is queued once :meth:`close` ran (e.g. ``sb.complete()`` after stop):
+        such a task would outlive the sandbox and open an HTTP session nobody closes.
+        """
+        if self._closed or not tx.notification_url:
             return
         body = dumps(tx.wire())
         copies = 2 if self._rng.random() < self.duplicate_probability else 1
@@ -145,7 +150,8 @@ class WebhookDispatcher:
             await asyncio.wait(list(self._tasks))
 
     async def close(self) -> None:
-        """Cancel pending deliveries, await them, and close the HTTP session."""
+        """Cancel pending deliveries, await them, and close the HTTP session; queue no more."""
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

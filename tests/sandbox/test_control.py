@@ -185,3 +185,47 @@ async def test_mistyped_session_ids_are_validation_errors(
     answer = await api.post(path, {"sessionId": session_id, "paymentOptionId": "x"})
     assert (answer.status, answer.body["errors"]["code"]) == (400, "1000")
     assert sb.state.internal_errors == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/_sandbox/transactions/{tx}/fail", {"code": 12345}),
+        ("/_sandbox/transactions/{tx}/fail", {"code": True}),
+        ("/_sandbox/payouts/settle-processing", {"code": 12345}),
+        ("/_sandbox/payouts/settle-processing", {"code": "x"}),
+        ("/_sandbox/payouts/settle-processing", {"transactionId": ["a", "list"]}),
+        ("/_sandbox/faults/seed", {"seed": [1]}),
+        ("/_sandbox/clock/advance", {"seconds": "nan"}),
+        ("/_sandbox/clock/advance", {"seconds": "inf"}),
+        ("/_sandbox/faults", {"endpoint": "*", "kind": "latency", "delay": "slow"}),
+        ("/_sandbox/faults", {"endpoint": "*", "kind": "non_json_body", "status": "bad"}),
+        ("/_sandbox/faults", {"endpoint": "*", "kind": "rate_limit", "retry_after": 1.5}),
+        ("/_sandbox/faults", {"endpoint": "*", "kind": "status_503", "times": True}),
+        ("/_sandbox/faults", {"endpoint": ["x"], "kind": "status_503"}),
+    ],
+)
+async def test_bad_control_input_is_a_400_and_changes_nothing(
+    api: Api, sb: Sandbox, path: str, body: dict[str, object]
+) -> None:
+    """Mistyped control input is a 1000 at once, never a 500 then or on a later API call."""
+    tx_id, _, _ = await api.payment_session()
+    answer = await api.post(path.format(tx=tx_id), body)
+    assert (answer.status, answer.body["errors"]["code"]) == (400, "1000")
+    assert sb.faults.rules == ()
+    assert sb.clock.offset == 0
+    assert (await api.get_tx(tx_id))["status"] == "CREATED"
+    assert sb.state.internal_errors == []
+
+
+async def test_settling_every_payout_checks_the_code_before_settling_any(
+    api: Api, sb: Sandbox
+) -> None:
+    """settle_processing() with an unknown code refuses and leaves every payout PROCESSING."""
+    for _ in range(2):
+        tx_id, session_id, option_id = await api.payout_session()
+        await api.create_payout(session_id, option_id)
+        await api.settle(tx_id)
+    answer = await api.post("/_sandbox/payouts/settle-processing", {"code": 4242})
+    assert answer.status == 400
+    assert sb.ledger().counts_by_status == {"PROCESSING": 2}

@@ -154,3 +154,13 @@ async def test_sdk_webhook_verifier_accepts_sandbox_deliveries(receiver: Receive
     body, signature = receiver.received[-1]
     tx = sdk_webhooks.verify(body, {"x-signature": signature}, "whsec")
     assert (tx.id, tx.status) == (tx_id, TransactionStatus.COMPLETED)
+
+
+async def test_no_delivery_starts_after_stop(receiver: Receiver) -> None:
+    """A status change after stop() (say sb.complete) queues nothing and opens no session."""
+    async with Sandbox(payment_delay=None) as sb, aiohttp.ClientSession() as http:
+        tx_id, _, _ = await Api(sb, http).payment_session(notificationUrl=receiver.url)
+    await sb.complete(tx_id)
+    await sb.wait_webhooks()
+    assert sb.webhook_deliveries == []
+    assert receiver.received == []
