@@ -278,6 +278,20 @@ class _Call(Generic[T]):
     async def run(self, max_retries: int) -> T:
         if max_retries <= 0:
             return await self._guarded(self._once)
+        return await self._guarded(lambda: self._first_then(max_retries))
+
+    async def _first_then(self, max_retries: int) -> T:
+        """Run attempt 1 bare; only a failure pays for tenacity's per-attempt machinery.
+
+        Tenacity costs ~40 us per call even when the first attempt succeeds (a quarter
+        of the SDK's overhead in ``make bench``), and building its ``AsyncRetrying``
+        another ~4 us. On failure the exception is replayed as tenacity's attempt 1,
+        so predicates, waits, logs and stop see exactly the same sequence as before.
+        """
+        try:
+            return await self._once()
+        except Exception as exc:
+            first: Exception | None = exc
         retrying = AsyncRetrying(
             stop=stop_after_attempt(max_retries + 1),
             wait=_wait,
@@ -286,20 +300,6 @@ class _Call(Generic[T]):
             sleep=_sleep,
             reraise=True,
         )
-        return await self._guarded(lambda: self._first_then(retrying))
-
-    async def _first_then(self, retrying: AsyncRetrying) -> T:
-        """Run attempt 1 bare; only a failure pays for tenacity's per-attempt machinery.
-
-        Tenacity costs ~40 us per call even when the first attempt succeeds (a quarter
-        of the SDK's overhead in ``make bench``). On failure the exception is replayed
-        as tenacity's attempt 1, so predicates, waits, logs and stop see exactly the
-        same sequence as before.
-        """
-        try:
-            return await self._once()
-        except Exception as exc:
-            first: Exception | None = exc
 
         async def replay_then_once() -> T:
             nonlocal first
