@@ -22,7 +22,7 @@ import hmac
 import inspect
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -122,6 +122,28 @@ def _parse_transaction(raw_body: bytes) -> Transaction:
 
 def _too_large(limit: int) -> WebhookTooLargeError:
     return WebhookTooLargeError(f"webhook body is over the {limit}-byte limit")
+
+
+def _refuse_declared(content_length: str | int | None, limit: int) -> None:
+    """Refuse a body whose declared length is over ``limit``, before reading any of it."""
+    try:
+        declared = None if content_length is None else int(content_length)
+    except ValueError:
+        return  # a garbled header proves nothing; the streamed size still counts
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
+
+
+async def _join_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Join body chunks, refusing as soon as they pass ``limit``: the rest is never read."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def verify(
@@ -415,16 +437,8 @@ class WebhookReceiver:
 
 async def _read_capped(request: web.BaseRequest, limit: int) -> bytes:
     """Read the body, refusing it as soon as it is known to exceed ``limit``."""
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(limit + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-    return b"".join(chunks)
+    _refuse_declared(request.content_length, limit)
+    return await _join_capped(request.content.iter_any(), limit)
 
 
 def aiohttp_handler(
@@ -470,20 +484,15 @@ class _Disconnected(Exception):
     """The client went away before sending the whole body."""
 
 
-async def _receive_capped(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+async def _asgi_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body chunks of ``http.request`` messages; a disconnect raises :class:`_Disconnected`."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+        yield message.get("body", b"")
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
 
 
 async def _send_json(send: Send, status: int, body: bytes, extra: tuple[Any, ...] = ()) -> None:
@@ -546,8 +555,10 @@ class WebhookASGIApp:
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope["headers"]
         }
+        limit = self.receiver.max_body_bytes
         try:
-            raw = await _receive_capped(receive, self.receiver.max_body_bytes)
+            _refuse_declared(headers.get("content-length"), limit)
+            raw = await _join_capped(_asgi_chunks(receive), limit)
         except _Disconnected:
             return
         except WebhookTooLargeError as exc:

@@ -673,6 +673,18 @@ async def test_asgi_app_stops_at_the_limit_mid_stream(recorder: Recorder) -> Non
     assert len(channel.incoming) == 1
 
 
+async def test_asgi_app_refuses_a_declared_oversize_body_before_reading(
+    recorder: Recorder,
+) -> None:
+    """A Content-Length over the limit is a 413 before a single body message is received."""
+    channel = FakeChannel([{"type": "http.request", "body": b"z", "more_body": False}])
+    app = WebhookASGIApp(KEY, recorder.sync, max_body_bytes=1000)
+    await app(post_scope({"Content-Length": "5000"}), channel.receive, channel.send)
+    assert channel.sent[0]["status"] == 413
+    assert len(channel.incoming) == 1
+    assert recorder.seen == []
+
+
 async def test_asgi_app_sends_nothing_when_the_client_disconnects(recorder: Recorder) -> None:
     """A disconnect before the body is complete ends the request without an answer."""
     channel = FakeChannel(
