@@ -2,26 +2,43 @@
 
 See ``docs/batch.md``. ``run_payouts`` pays each :class:`PayoutItem` once;
 ``approve_held`` settles what a ``hold`` run left PENDING; ``build_report``
-reads any journal into a :class:`Report`.
+reads any journal into a :class:`Report`. With a :class:`PostgresJournal`,
+``submit_payouts`` loads a batch and ``run_worker`` drains it from any number
+of processes.
 """
 
 from ._driver import ClientDriver, FlowDriver, OpenedSession, OptionNotFoundError, PayoutDriver
 from ._items import DEFAULT_OPTION, InputFileError, PayoutFile, PayoutItem, load_items
-from ._journal import ItemState, Journal, JournalRecord, JournalStats, MemoryJournal, SQLiteJournal
+from ._journal import (
+    ApproveMode,
+    Claim,
+    ClaimingJournal,
+    ItemState,
+    Journal,
+    JournalRecord,
+    JournalStats,
+    LeaseLostError,
+    MemoryJournal,
+    SQLiteJournal,
+)
+from ._postgres import PostgresJournal
 from ._progress import BatchProgress, ProgressCallback
 from ._report import ItemResult, ItemStatus, Report, Summary, build_report, iter_results, write_csv
 from ._runner import (
     DEFAULT_REDIRECT_URL,
-    ApproveMode,
     DuplicateReferenceError,
     InputMismatchError,
     approve_held,
     run_payouts,
+    run_worker,
+    submit_payouts,
 )
 
 __all__ = [
     "ApproveMode",
     "BatchProgress",
+    "Claim",
+    "ClaimingJournal",
     "ClientDriver",
     "DEFAULT_OPTION",
     "DEFAULT_REDIRECT_URL",
@@ -35,12 +52,14 @@ __all__ = [
     "Journal",
     "JournalRecord",
     "JournalStats",
+    "LeaseLostError",
     "MemoryJournal",
     "OpenedSession",
     "OptionNotFoundError",
     "PayoutDriver",
     "PayoutFile",
     "PayoutItem",
+    "PostgresJournal",
     "ProgressCallback",
     "Report",
     "SQLiteJournal",
@@ -50,5 +69,7 @@ __all__ = [
     "iter_results",
     "load_items",
     "run_payouts",
+    "run_worker",
+    "submit_payouts",
     "write_csv",
 ]

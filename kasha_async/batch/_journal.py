@@ -16,6 +16,11 @@ state, the Kasha session and transaction ids, the payout option ids, the last
 seen transaction status, the decline code and reason, the attempts, the last
 error message and timestamps. Never the API key, the customer or ``extra_data``
 (bank details), which are re-read from the input on resume.
+
+:class:`ClaimingJournal` is the larger interface of a journal shared by many
+workers (:class:`~kasha_async.batch.PostgresJournal`): the items, inputs
+included, are submitted once, then each worker claims a few at a time under a
+lease, and a record is written only by the worker holding its lease.
 """
 
 from __future__ import annotations
@@ -30,11 +35,14 @@ import threading
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from ._items import PayoutItem
+
 T = TypeVar("T")
+ApproveMode = Literal["auto", "hold"]
 _PAGE = 1000
 _GROUP_LIMIT = 2000
 _SCHEMA_VERSION = 1
@@ -118,6 +126,55 @@ class Journal(Protocol):
 
     def scan(self, states: Collection[ItemState] | None = None) -> AsyncIterator[JournalRecord]:
         """Every record (in input order), or those in ``states``, streamed."""
+
+
+class LeaseLostError(RuntimeError):
+    """Another worker holds the item now (this worker's lease expired); its write was refused."""
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class Claim:
+    """An item a worker leased: its record, and its input when a step still needs it."""
+
+    record: JournalRecord
+    #: The submitted input; ``None`` once the payout exists (the input is purged then).
+    item: PayoutItem | None
+    #: The worker whose expired lease this claim took over, if any.
+    taken_over_from: str | None = None
+
+
+@runtime_checkable
+class ClaimingJournal(Journal, Protocol):
+    """A :class:`Journal` one batch shares between many workers, each item under a lease.
+
+    ``put`` raises :class:`LeaseLostError` unless this worker holds the item's lease.
+    """
+
+    worker_id: str
+    lease: float
+
+    async def submit(
+        self, items: Sequence[PayoutItem], *, approve: ApproveMode, first_seq: int
+    ) -> list[JournalRecord]:
+        """Store new items and inputs (the first at position ``first_seq``); return each record."""
+
+    async def approve_mode(self) -> ApproveMode:
+        """The batch's approve mode, as submitted (``ConfigError`` if nothing was submitted)."""
+
+    async def set_approve_mode(self, approve: ApproveMode) -> None:
+        """Change the batch's approve mode (``"auto"`` releases what ``"hold"`` kept PENDING)."""
+
+    async def claim(self, limit: int, *, hold: bool) -> list[Claim]:
+        """Lease up to ``limit`` unfinished items nobody holds (held PENDING ones excluded)."""
+
+    async def renew(self) -> int:
+        """Extend every lease this worker holds (the heartbeat); how many."""
+
+    async def release(self, reference: str, *, park: float = 0.0) -> None:
+        """Give the lease up; ``park`` > 0 keeps anyone from claiming the item for that long."""
+
+    async def remaining(self, *, hold: bool) -> int:
+        """Unfinished items some worker will still work on (held and stuck ones excluded)."""
 
 
 def _to_row(record: JournalRecord) -> tuple[Any, ...]:

@@ -23,7 +23,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import attrs
 
@@ -44,16 +43,26 @@ from .._errors import (
 from .._models import Transaction
 from ._driver import FlowDriver, OpenedSession, PayoutDriver
 from ._items import PayoutItem
-from ._journal import ItemState, Journal, JournalRecord, SQLiteJournal
+from ._journal import (
+    ApproveMode,
+    Claim,
+    ClaimingJournal,
+    ItemState,
+    Journal,
+    JournalRecord,
+    LeaseLostError,
+    SQLiteJournal,
+)
+from ._postgres import PostgresJournal, is_postgres_dsn
 from ._progress import ProgressCallback, ProgressTracker
 from ._report import Report, build_report, status_of
 
 logger = logging.getLogger("kasha_async.batch")
 
-ApproveMode = Literal["auto", "hold"]
 #: The redirect URL sent when none is given (payouts redirect nobody, but the API wants one).
 DEFAULT_REDIRECT_URL = "https://localhost/kasha-batch/return"
 _CHUNK = 256
+_CLAIM_BATCH = 32
 _FINAL = {
     TransactionStatus.COMPLETED: ItemState.COMPLETED,
     TransactionStatus.REFUNDED: ItemState.COMPLETED,
@@ -373,11 +382,13 @@ class _Runner:
         while (job := await queue.get()) is not None:
             if self.stop.is_set():
                 continue
-            record = await self.process(*job)
+            record, _ = await self.process(*job)
             self.tracker.item_done(status_of(record))
 
-    async def process(self, item: PayoutItem | None, record: JournalRecord) -> JournalRecord:
-        """Step the item until it is final, held, stopped, or out of attempts for this run."""
+    async def process(
+        self, item: PayoutItem | None, record: JournalRecord
+    ) -> tuple[JournalRecord, bool]:
+        """Step the item until it is final, held, stopped, or out of attempts (then True)."""
         failures = 0
         while not record.state.is_final and not self.stop.is_set():
             try:
@@ -385,13 +396,104 @@ class _Runner:
             except _Retry as retry:
                 record, failures = retry.record, failures + 1
                 if failures >= self.settings.max_attempts:
-                    break
+                    return record, True
                 await asyncio.sleep(_backoff(self.settings.retry_delay, failures))
                 continue
             if following is None:
                 break
             record = following
-        return record
+        return record, False
+
+
+class _ClaimRunner(_Runner):
+    """Feeds the workers from leases on a shared journal instead of from the input.
+
+    Claims as many items as workers are idle, renews the leases of what is in
+    flight every ``lease / 3`` s, releases each item when its worker is done
+    (setting it aside for a while if it ran out of attempts), and ends when no
+    unfinished item is left that some worker will still take — waiting, meanwhile,
+    for the leases of dead workers to expire.
+    """
+
+    def __init__(
+        self,
+        steps: _Steps,
+        journal: ClaimingJournal,
+        tracker: ProgressTracker,
+        *,
+        concurrency: int,
+        stop: asyncio.Event,
+    ) -> None:
+        super().__init__(steps, journal, tracker, concurrency=concurrency, stop=stop)
+        self.shared = journal
+        self.hold = self.settings.approve == "hold"
+        self.in_flight = 0
+        self.lost = 0
+        self.freed = asyncio.Event()
+        self.poll = min(1.0, journal.lease / 4)
+        self.park = min(30.0, max(1.0, self.settings.retry_delay * 8))
+
+    async def feed(self, queue: _Queue) -> None:
+        """Claim while there is room; stop when the batch has nothing left for anyone."""
+        heartbeat = asyncio.create_task(self.heartbeat())
+        try:
+            while not self.stop.is_set():
+                wanted = min(self.concurrency - self.in_flight, _CLAIM_BATCH)
+                claims = await self.shared.claim(wanted, hold=self.hold) if wanted else []
+                for claim in claims:
+                    self.in_flight += 1
+                    queue.put_nowait(self.job(claim))
+                if wanted and len(claims) == wanted:
+                    continue  # there may be more
+                idle = not claims and not self.in_flight
+                if idle and not await self.shared.remaining(hold=self.hold):
+                    return
+                await self.pause()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    def job(self, claim: Claim) -> tuple[PayoutItem | None, JournalRecord]:
+        return claim.item, claim.record
+
+    async def pause(self) -> None:
+        """Until a worker frees a slot, the poll interval passes, or stop is set."""
+        self.freed.clear()
+        waits = [asyncio.create_task(self.freed.wait()), asyncio.create_task(self.stop.wait())]
+        await asyncio.wait(waits, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.shared.lease / 3)
+            try:
+                await self.shared.renew()
+            except Exception as exc:  # survivable: puts are fenced, the next one will tell
+                logger.warning("lease heartbeat failed: %s", exc)
+
+    async def work(self, queue: _Queue) -> None:
+        while (job := await queue.get()) is not None:
+            try:
+                await self.run_one(*job)
+            finally:
+                self.in_flight -= 1
+                self.freed.set()
+
+    async def run_one(self, item: PayoutItem | None, record: JournalRecord) -> None:
+        """Process one leased item and give its lease back (a lost lease ends it quietly)."""
+        try:
+            if not self.stop.is_set():
+                record, gave_up = await self.process(item, record)
+                self.tracker.item_done(status_of(record))
+            else:
+                gave_up = False
+            park = self.park if gave_up and not record.state.is_final else 0.0
+            await self.shared.release(record.reference, park=park)
+        except LeaseLostError as exc:
+            self.lost += 1
+            logger.warning("stopped working on an item: %s", exc)
 
 
 def _backoff(base: float, failures: int) -> float:
@@ -452,9 +554,13 @@ async def run_payouts(
 ) -> Report:
     """Pay every item once, journaled; return the :class:`Report`.
 
-    ``journal`` is a path (a :class:`SQLiteJournal` there) or any :class:`Journal`.
+    ``journal`` is a path (a :class:`SQLiteJournal` there), a ``postgresql://``
+    URL (a :class:`PostgresJournal`, batch ``"default"``) or any :class:`Journal`.
     A journal that already holds items needs ``resume=True``: final items are
-    skipped, in-doubt ones reconciled by lookup, the rest run. ``approve="hold"``
+    skipped, in-doubt ones reconciled by lookup, the rest run. A shared journal
+    (:class:`ClaimingJournal`) needs no ``resume``: the items are submitted
+    (:func:`submit_payouts`, idempotent) and this process drains the batch as one
+    of its workers (:func:`run_worker`). ``approve="hold"``
     stops each payout at PENDING (settle later with :func:`approve_held`).
     ``progress`` shows a rich bar (default: when stderr is a terminal);
     ``on_progress`` gets a :class:`BatchProgress` after every item. Setting
@@ -468,10 +574,20 @@ async def run_payouts(
     )
     items = _reiterable(items)
     total = check_unique(items)
-    owned = not isinstance(journal, Journal)
-    store: Journal = SQLiteJournal(journal) if not isinstance(journal, Journal) else journal
+    store, owned = _journal_of(journal)
     await store.open()
     try:
+        if isinstance(store, ClaimingJournal):
+            await _submit(store, items, settings.approve)
+            return await _drain(
+                store,
+                _Steps(driver or FlowDriver(kasha), store, settings),
+                concurrency=concurrency,
+                stop=stop,
+                progress=progress,
+                on_progress=on_progress,
+                include_items=include_items,
+            )
         existing = await store.count()
         if existing and not resume:
             raise ConfigError(
@@ -493,6 +609,133 @@ async def run_payouts(
     finally:
         if owned:
             await store.close()
+
+
+def _journal_of(journal: str | Path | Journal) -> tuple[Journal, bool]:
+    """The journal to use and whether this call owns it (opens and closes it)."""
+    if isinstance(journal, Journal):
+        return journal, False
+    if is_postgres_dsn(journal):
+        return PostgresJournal(str(journal)), True
+    return SQLiteJournal(journal), True
+
+
+def _shared(journal: str | ClaimingJournal) -> tuple[ClaimingJournal, bool]:
+    store, owned = _journal_of(journal)
+    if not isinstance(store, ClaimingJournal):
+        raise ConfigError("a worker needs a shared journal (a postgresql:// URL)")
+    return store, owned
+
+
+async def _submit(store: ClaimingJournal, items: Iterable[PayoutItem], approve: ApproveMode) -> int:
+    """Store the items a chunk at a time; check the ones already there against the input."""
+    chunk: list[PayoutItem] = []
+    seq = 0
+    for item in [*items, None]:
+        if item is not None:
+            chunk.append(item)
+        if chunk and (item is None or len(chunk) == _CHUNK):
+            stored = await store.submit(chunk, approve=approve, first_seq=seq)
+            for one, record in zip(chunk, stored, strict=True):
+                _check_same(one, record)
+            seq += len(chunk)
+            chunk = []
+    return seq
+
+
+async def submit_payouts(
+    journal: str | ClaimingJournal, items: Iterable[PayoutItem], *, approve: ApproveMode = "auto"
+) -> int:
+    """Load a batch into a shared journal for workers to drain; return how many items it has.
+
+    Idempotent: items already submitted are left alone, but one whose amount,
+    currency or country differs raises :class:`InputMismatchError`. Duplicate
+    references in ``items`` raise :class:`DuplicateReferenceError` before anything
+    is stored.
+    """
+    if approve not in ("auto", "hold"):
+        raise ConfigError(f"approve must be 'auto' or 'hold', not {approve!r}")
+    items = _reiterable(items)
+    check_unique(items)
+    store, owned = _shared(journal)
+    await store.open()
+    try:
+        return await _submit(store, items, approve)
+    finally:
+        if owned:
+            await store.close()
+
+
+async def run_worker(
+    kasha: KashaClient,
+    *,
+    journal: str | ClaimingJournal,
+    concurrency: int = 50,
+    progress: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+    redirect_url: str = DEFAULT_REDIRECT_URL,
+    max_attempts: int = 5,
+    retry_delay: float = 0.5,
+    processing_timeout: float = 60.0,
+    stop: asyncio.Event | None = None,
+    include_items: bool = True,
+    driver: PayoutDriver | None = None,
+) -> Report:
+    """Work on a submitted batch with the other workers until nothing is left; the batch's report.
+
+    Claims items under a lease (renewed while in flight), takes over the items
+    of workers whose lease expired (reconciling their in-doubt calls by lookup
+    first), and returns when every item is final, held (``approve="hold"``
+    batches) or stuck (out of attempts ``max_parks`` times). The other
+    parameters are those of :func:`run_payouts`.
+    """
+    store, owned = _shared(journal)
+    await store.open()
+    try:
+        settings = _settings(
+            concurrency,
+            await store.approve_mode(),
+            redirect_url,
+            max_attempts,
+            retry_delay,
+            processing_timeout,
+        )
+        return await _drain(
+            store,
+            _Steps(driver or FlowDriver(kasha), store, settings),
+            concurrency=concurrency,
+            stop=stop,
+            progress=progress,
+            on_progress=on_progress,
+            include_items=include_items,
+        )
+    finally:
+        if owned:
+            await store.close()
+
+
+async def _drain(
+    store: ClaimingJournal,
+    steps: _Steps,
+    *,
+    concurrency: int,
+    stop: asyncio.Event | None,
+    progress: bool | None,
+    on_progress: ProgressCallback | None,
+    include_items: bool,
+) -> Report:
+    stop = stop or asyncio.Event()
+    started = time.monotonic()
+    total = await store.count()
+    with ProgressTracker(total, callback=on_progress, show=progress) as tracker:
+        runner = _ClaimRunner(steps, store, tracker, concurrency=concurrency, stop=stop)
+        await runner.run(runner.feed)
+    return await build_report(
+        store,
+        duration=time.monotonic() - started,
+        interrupted=stop.is_set(),
+        include_items=include_items,
+    )
 
 
 def _settings(
@@ -533,15 +776,27 @@ async def approve_held(
 ) -> Report:
     """Approve every payout a ``hold`` run left PENDING (and resolve in-doubt settles).
 
-    Needs only the journal: settling and reconciling use transaction ids.
+    Needs only the journal: settling and reconciling use transaction ids. A
+    shared journal's batch is switched to ``approve="auto"``, so every worker
+    (this call included) settles its held payouts.
     """
     settings = _settings(
         concurrency, "auto", DEFAULT_REDIRECT_URL, max_attempts, retry_delay, processing_timeout
     )
-    owned = not isinstance(journal, Journal)
-    store: Journal = SQLiteJournal(journal) if not isinstance(journal, Journal) else journal
+    store, owned = _journal_of(journal)
     await store.open()
     try:
+        if isinstance(store, ClaimingJournal):  # let the workers settle what they held
+            await store.set_approve_mode("auto")
+            return await _drain(
+                store,
+                _Steps(driver or FlowDriver(kasha), store, settings),
+                concurrency=concurrency,
+                stop=None,
+                progress=progress,
+                on_progress=on_progress,
+                include_items=include_items,
+            )
         started = time.monotonic()
         wanted = (ItemState.PENDING, ItemState.SETTLE_SENT, ItemState.PROCESSING)
         held = sum([1 async for _ in store.scan(wanted)])
