@@ -199,10 +199,14 @@ def status_rank(status: TransactionStatus) -> int | None:
 
 class _StatusStamp(Protocol):
     @property
-    def status(self) -> TransactionStatus: ...
+    def status(self) -> TransactionStatus:
+        """The status delivered."""
+        ...
 
     @property
-    def updated_at(self) -> datetime | None: ...
+    def updated_at(self) -> datetime | None:
+        """When the provider last changed the transaction, if it said."""
+        ...
 
 
 def is_older(candidate: _StatusStamp, known: _StatusStamp) -> bool:
@@ -457,6 +461,7 @@ def aiohttp_handler(
     )
 
     async def kasha_webhook(request: web.Request) -> web.Response:
+        """Read the body under the cap, let the receiver decide, answer its JSON."""
         try:
             raw = await _read_capped(request, receiver.max_body_bytes)
         except WebhookTooLargeError as exc:
