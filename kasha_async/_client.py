@@ -275,9 +275,18 @@ class KashaClient:
         return reconcile
 
 
+_Opened = TypeVar("_Opened", InitiatedSession, CashierLink)
+
+
 class _Resource:
     def __init__(self, client: KashaClient) -> None:
         self._client = client
+
+    async def _open(self, operation: str, request: object, result: type[_Opened]) -> _Opened:
+        """Open a session and remember its transaction id, for reconciling a later submit."""
+        opened = await self._client._call(operation, request, result)
+        self._client._remember_session(opened.session_id, opened.transaction_id)
+        return opened
 
 
 class Payments(_Resource):
@@ -291,18 +300,14 @@ class Payments(_Resource):
         Pass a :class:`PaymentOptionsRequest` or its fields as keywords.
         """
         req = request or PaymentOptionsRequest(**fields)
-        session = await self._client._call("payments.options", req, InitiatedSession)
-        self._client._remember_session(session.session_id, session.transaction_id)
-        return session
+        return await self._open("payments.options", req, InitiatedSession)
 
     async def create_session(
         self, request: PaymentOptionsRequest | None = None, /, **fields: Any
     ) -> CashierLink:
         """Open a payment session on the hosted cashier (``POST /v2/payment-session``)."""
         req = request or PaymentOptionsRequest(**fields)
-        link = await self._client._call("payments.create_session", req, CashierLink)
-        self._client._remember_session(link.session_id, link.transaction_id)
-        return link
+        return await self._open("payments.create_session", req, CashierLink)
 
     async def suboptions(
         self, *, session_id: str, payment_option_id: str, multipart: bool = False
@@ -354,18 +359,14 @@ class Payouts(_Resource):
     ) -> InitiatedSession:
         """Open a payout session and list its options (``POST /v2/payout-options``)."""
         req = request or PayoutOptionsRequest(**fields)
-        session = await self._client._call("payouts.options", req, InitiatedSession)
-        self._client._remember_session(session.session_id, session.transaction_id)
-        return session
+        return await self._open("payouts.options", req, InitiatedSession)
 
     async def create_session(
         self, request: PayoutOptionsRequest | None = None, /, **fields: Any
     ) -> CashierLink:
         """Open a payout session on the hosted cashier (``POST /v2/payout-session``)."""
         req = request or PayoutOptionsRequest(**fields)
-        link = await self._client._call("payouts.create_session", req, CashierLink)
-        self._client._remember_session(link.session_id, link.transaction_id)
-        return link
+        return await self._open("payouts.create_session", req, CashierLink)
 
     async def suboptions(self, *, session_id: str, payment_option_id: str) -> Suboptions:
         """List the payout option's sub-methods and form inputs (``POST /v2/payout-suboptions``)."""
