@@ -151,6 +151,10 @@ SET lease_owner = NULL, heartbeat_at = NULL,
     parks = parks + (CASE WHEN $3::float8 > 0 THEN 1 ELSE 0 END)
 WHERE reference = $1 AND lease_owner = $2
 """
+_RELEASE_ALL = f"""
+UPDATE {SCHEMA}.items SET lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL
+WHERE lease_owner = $1
+"""
 _INSERT_ITEMS = f"""
 INSERT INTO {SCHEMA}.items (reference, batch_id, seq, country, currency, amount, state)
 SELECT r, $1, s, c, cu, a, 'planned'
@@ -267,18 +271,18 @@ class PostgresJournal:
             raise
         self._pool = pool
 
-    async def close(self) -> None:
-        """Release this worker's leases (others may claim at once) and disconnect (idempotent)."""
+    async def close(self, *, release: bool = True) -> None:
+        """Give this worker's leases back (others may claim at once) and disconnect (idempotent).
+
+        ``release=False`` leaves the leases to expire, as a crashed worker does.
+        """
         pool, self._pool = self._pool, None
         if pool is None:
             return
         asyncpg = _import_asyncpg()
         try:
-            await pool.execute(
-                f"UPDATE {SCHEMA}.items SET lease_owner = NULL, lease_expires_at = NULL, "
-                "heartbeat_at = NULL WHERE lease_owner = $1",
-                self.worker_id,
-            )
+            if release:
+                await pool.execute(_RELEASE_ALL, self.worker_id)
         except (OSError, asyncpg.PostgresError) as exc:  # expiry frees them anyway
             logger.warning("could not release the leases of %s: %s", self.worker_id, exc)
         finally:

@@ -71,7 +71,7 @@ def _run(args: list[str], user: str | None) -> None:
 
 
 def start(*, fsync: bool = False, max_connections: int = 200) -> Cluster:
-    """initdb a temp dir and start a server on a free port (``fsync=False``: fast, not crash-safe)."""
+    """initdb a temp dir, start a server on a free port (``fsync=False``: fast, not crash-safe)."""
     initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     user = "postgres" if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="kasha-pg-"))
