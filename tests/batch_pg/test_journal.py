@@ -272,3 +272,28 @@ async def test_an_item_out_of_attempts_is_parked_then_left_stuck_until_retried(
         report = await run_worker(kasha, journal=journal, driver=driver, progress=False)
     assert report.summary.counts == {"COMPLETED": 3}
     assert driver.payouts()[stuck] == 1
+
+
+async def test_a_stopped_worker_gives_its_leases_back_for_the_next_one(
+    kasha: KashaClient, pg_dsn: str, db: Any
+) -> None:
+    """A stopped worker ends early with nothing leased; the next one pays the rest, once each."""
+    driver = FakeDriver()
+    stop = asyncio.Event()
+    await submit_payouts(pg_dsn, make_items(200))
+    first = await run_worker(
+        kasha,
+        journal=pg_dsn,
+        driver=driver,
+        concurrency=4,
+        stop=stop,
+        progress=False,
+        on_progress=lambda p: stop.set() if p.done >= 20 else None,
+    )
+    assert first.summary.interrupted
+    assert 20 <= first.summary.counts["COMPLETED"] < 200
+    leased = "SELECT count(*) FROM kasha_batch.items WHERE lease_owner IS NOT NULL"
+    assert await db.fetchval(leased) == 0
+    second = await run_worker(kasha, journal=pg_dsn, driver=driver, progress=False)
+    assert second.summary.counts == {"COMPLETED": 200}
+    assert set(driver.payouts().values()) == {1}

@@ -127,3 +127,21 @@ async def test_four_workers_two_killed_pay_everyone_exactly_once(
     )
     assert declined == [r for i, r in enumerate(refs) if i % DECLINE_EVERY == 7]
     assert max(ledger.approvals_per_payout.values()) == 1
+
+
+async def test_run_with_a_postgres_journal_submits_and_drains_and_report_reads_it(
+    kasha_sandbox: Sandbox, pg_dsn: str, tmp_path: Path
+) -> None:
+    """`payouts run FILE --journal postgresql://` pays the file; `payouts report URL` sums it up."""
+    refs = _write_items(tmp_path / "items.json")[:300]
+    rows = json.loads((tmp_path / "items.json").read_text())[:300]
+    (tmp_path / "items.json").write_text(json.dumps(rows), encoding="utf-8")
+    run = await _cli(kasha_sandbox, "run", str(tmp_path / "items.json"), "--journal", pg_dsn)
+    _, err = await run.communicate()
+    assert run.returncode == 1, err.decode()  # all final; the trigger amounts declined
+    report = await _cli(kasha_sandbox, "report", pg_dsn, "-o", str(tmp_path / "report.json"))
+    await report.communicate()
+    assert report.returncode == 1
+    items = json.loads((tmp_path / "report.json").read_text())["items"]
+    assert [item["reference"] for item in items] == refs
+    assert all(item["final"] for item in items)
