@@ -13,6 +13,10 @@ An in-doubt state (``*_SENT``) is always resolved by ``GET /transactions/{id}``
 before anything is resent, and a resent create uses the same session, which can
 carry one payout only. A session that expired unused (``EXPIRED``) restarts the
 item with a new session; nothing was paid on the old one.
+
+The items reach the workers from the input (``_Runner``) or, for a batch shared
+by many processes, from leased claims on a :class:`ClaimingJournal`
+(``_ClaimRunner``); the steps are the same.
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ from ._driver import FlowDriver, OpenedSession, PayoutDriver
 from ._items import PayoutItem
 from ._journal import (
     ApproveMode,
-    Claim,
     ClaimingJournal,
     ItemState,
     Journal,
@@ -428,7 +431,6 @@ class _ClaimRunner(_Runner):
         self.shared = journal
         self.hold = self.settings.approve == "hold"
         self.in_flight = 0
-        self.lost = 0
         self.freed = asyncio.Event()
         self.poll = min(1.0, journal.lease / 4)
         self.park = min(30.0, max(1.0, self.settings.retry_delay * 8))
@@ -442,7 +444,7 @@ class _ClaimRunner(_Runner):
                 claims = await self.shared.claim(wanted, hold=self.hold) if wanted else []
                 for claim in claims:
                     self.in_flight += 1
-                    queue.put_nowait(self.job(claim))
+                    queue.put_nowait((claim.item, claim.record))
                 if wanted and len(claims) == wanted:
                     continue  # there may be more
                 idle = not claims and not self.in_flight
@@ -452,9 +454,6 @@ class _ClaimRunner(_Runner):
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-
-    def job(self, claim: Claim) -> tuple[PayoutItem | None, JournalRecord]:
-        return claim.item, claim.record
 
     async def pause(self) -> None:
         """Until a worker frees a slot, the poll interval passes, or stop is set."""
@@ -492,7 +491,6 @@ class _ClaimRunner(_Runner):
             park = self.park if gave_up and not record.state.is_final else 0.0
             await self.shared.release(record.reference, park=park)
         except LeaseLostError as exc:
-            self.lost += 1
             logger.warning("stopped working on an item: %s", exc)
 
 
