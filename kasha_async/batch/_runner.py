@@ -176,9 +176,11 @@ class _Steps:
             if exc.code is _DUPLICATE:
                 return await self.failed(record, exc, "the provider already has a payout with it")
             raise await self.retry(record, exc) from exc  # session used: reconcile next
-        except (SessionExpiredError, SessionGoneError) as exc:
-            return await self.restart(record, exc)
-        except SessionAlreadyUsedError as exc:
+        except SessionGoneError as exc:
+            return await self.expired(record, exc)
+        except (SessionExpiredError, SessionAlreadyUsedError) as exc:
+            # The flow's own clock or bookkeeping refused to send: the server has not said
+            # the session is gone, so a lookup decides (and a resend goes on the same session).
             raise await self.retry(record, exc) from exc
         except AuthenticationError:
             raise
@@ -221,6 +223,18 @@ class _Steps:
             return await self.settle(record.evolve(state=ItemState.PENDING))
         if tx.status is TransactionStatus.EXPIRED and not settle:
             return await self.restart(record, None)
+        return await self.observe(record, tx)
+
+    async def expired(self, record: JournalRecord, exc: SessionGoneError) -> JournalRecord:
+        """The server says the session is gone; a new one only if the lookup proves it unused.
+
+        A 410 does not say whether an earlier send of this create (a resend inside the client,
+        or a worker that lost its lease) landed before the expiry; the lookup does, and once the
+        session is gone nothing can land on it any more, so ``CREATED`` is proof too.
+        """
+        tx = await self.lookup(record)
+        if tx.status in (TransactionStatus.CREATED, TransactionStatus.EXPIRED):
+            return await self.restart(record, exc)
         return await self.observe(record, tx)
 
     async def resend_create(self, item: PayoutItem, record: JournalRecord) -> JournalRecord:

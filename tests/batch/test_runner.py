@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kasha_async import ConfigError, KashaClient
+from kasha_async import ConfigError, KashaClient, SessionGoneError, TransactionStatus
 from kasha_async.batch import (
     BatchProgress,
     DuplicateReferenceError,
@@ -17,6 +17,7 @@ from kasha_async.batch import (
     ItemState,
     ItemStatus,
     MemoryJournal,
+    OpenedSession,
     PayoutItem,
     Report,
     SQLiteJournal,
@@ -267,3 +268,46 @@ async def test_final_items_are_skipped_on_resume(kasha: KashaClient, tmp_path: P
         states = {r.state async for r in journal.scan()}
     assert states == {ItemState.COMPLETED}
     assert ItemStatus.COMPLETED.value in report.summary.counts
+
+
+class _ExpiresAfterLanding(FakeDriver):
+    """The first create of ``reference`` lands, then the call fails with 410 (the session ran out
+    while the client was resending it); with ``lands=False`` it fails with 410 without landing."""
+
+    def __init__(self, reference: str, *, lands: bool) -> None:
+        super().__init__()
+        self.reference = reference
+        self.lands = lands
+
+    async def create(self, item: PayoutItem, session: OpenedSession) -> None:
+        """Create (or not), then answer 410 the first time for ``reference``."""
+        if item.reference == self.reference and self.calls["gone"] == 0:
+            self.calls["gone"] += 1
+            if self.lands:
+                await super().create(item, session)
+            else:
+                self.status[session.transaction_id] = TransactionStatus.EXPIRED
+            raise SessionGoneError("HTTP 410: Session expired.", status_code=410)
+        await super().create(item, session)
+
+
+async def test_a_410_on_a_create_that_landed_is_looked_up_not_paid_again(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """A 410 after the create landed is reconciled by lookup: no new session, one payout."""
+    driver = _ExpiresAfterLanding("aff-000002", lands=True)
+    report = await _run(kasha, make_items(5), tmp_path / "j.db", driver)
+    assert report.summary.counts == {"COMPLETED": 5}
+    assert driver.payouts()["aff-000002"] == 1
+    assert driver.calls["open"] == 5
+
+
+async def test_a_410_on_a_session_that_carried_nothing_starts_a_new_session(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """A 410 whose lookup proves the session unused opens a new one and pays once."""
+    driver = _ExpiresAfterLanding("aff-000002", lands=False)
+    report = await _run(kasha, make_items(5), tmp_path / "j.db", driver)
+    assert report.summary.counts == {"COMPLETED": 5}
+    assert driver.payouts()["aff-000002"] == 1
+    assert driver.calls["open"] == 6
