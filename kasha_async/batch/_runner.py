@@ -445,6 +445,10 @@ class _ClaimRunner(_Runner):
         self.shared = journal
         self.hold = self.settings.approve == "hold"
         self.in_flight = 0
+        #: References this process is working on. A claim can return one of them when its
+        #: lease ran out under a stalled worker: the journal fences by worker, so a second
+        #: task here would pass the fence and could open a second session for the item.
+        self.running: set[str] = set()
         self.freed = asyncio.Event()
         self.poll = min(1.0, journal.lease / 4)
         self.park = min(30.0, max(1.0, self.settings.retry_delay * 8))
@@ -457,6 +461,9 @@ class _ClaimRunner(_Runner):
                 wanted = min(self.concurrency - self.in_flight, _CLAIM_BATCH)
                 claims = await self.shared.claim(wanted, hold=self.hold) if wanted else []
                 for claim in claims:
+                    if claim.record.reference in self.running:
+                        continue  # re-leased to us; the task still running it keeps it
+                    self.running.add(claim.record.reference)
                     self.in_flight += 1
                     queue.put_nowait((claim.item, claim.record))
                 if wanted and len(claims) == wanted:
@@ -491,6 +498,7 @@ class _ClaimRunner(_Runner):
             try:
                 await self.run_one(*job)
             finally:
+                self.running.discard(job[1].reference)
                 self.in_flight -= 1
                 self.freed.set()
 

@@ -297,3 +297,46 @@ async def test_a_stopped_worker_gives_its_leases_back_for_the_next_one(
     second = await run_worker(kasha, journal=pg_dsn, driver=driver, progress=False)
     assert second.summary.counts == {"COMPLETED": 200}
     assert set(driver.payouts().values()) == {1}
+
+
+class _NoHeartbeat(PostgresJournal):
+    """A journal whose heartbeat cannot reach the database (its leases run out in flight)."""
+
+    async def renew(self) -> int:
+        """Fail like an unreachable database."""
+        raise OSError("database unreachable")
+
+
+class _SlowOpen(FakeDriver):
+    """Opening ``reference``'s session stalls until its lease has expired and the feed polled."""
+
+    def __init__(self, db: Any, reference: str) -> None:
+        super().__init__()
+        self.db = db
+        self.reference = reference
+
+    async def open(self, item: PayoutItem, *, redirect_url: str) -> OpenedSession:
+        """Stall past the lease for ``reference``, then open."""
+        if item.reference == self.reference and self.calls["stalled"] == 0:
+            self.calls["stalled"] += 1
+            expired = "SELECT lease_expires_at < now() FROM kasha_batch.items WHERE reference = $1"
+            while not await self.db.fetchval(expired, item.reference):
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)  # several claim polls with this slot's item claimable
+        return await super().open(item, redirect_url=redirect_url)
+
+
+async def test_a_worker_never_runs_an_item_twice_when_its_own_lease_ran_out(
+    kasha: KashaClient, pg_dsn: str, db: Any
+) -> None:
+    """An item whose lease expired under its own stalled worker is not claimed again by it."""
+    items = make_items(3)
+    driver = _SlowOpen(db, items[0].reference)
+    await submit_payouts(pg_dsn, items)
+    async with _NoHeartbeat(pg_dsn, lease=0.2) as journal:
+        report = await run_worker(
+            kasha, journal=journal, driver=driver, concurrency=4, retry_delay=0, progress=False
+        )
+    assert report.summary.counts == {"COMPLETED": 3}
+    assert driver.payouts() == {item.reference: 1 for item in items}
+    assert driver.calls["open"] == 3
