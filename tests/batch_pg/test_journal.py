@@ -320,7 +320,9 @@ class _SlowOpen(FakeDriver):
         if item.reference == self.reference and self.calls["stalled"] == 0:
             self.calls["stalled"] += 1
             expired = "SELECT lease_expires_at < now() FROM kasha_batch.items WHERE reference = $1"
-            while not await self.db.fetchval(expired, item.reference):
+            for _ in range(500):
+                if await self.db.fetchval(expired, item.reference):
+                    break
                 await asyncio.sleep(0.02)
             await asyncio.sleep(0.5)  # several claim polls with this slot's item claimable
         return await super().open(item, redirect_url=redirect_url)
