@@ -47,9 +47,13 @@ _BY_STATE = {
 
 
 def status_of(record: JournalRecord) -> ItemStatus:
-    """The report status of a journal record (a planned item that failed to start is FAILED)."""
+    """The report status of a journal record.
+
+    A planned item is NOT_STARTED even when opening its session failed: a resume runs it,
+    so it is unresolved (exit 3), never FAILED (exit 1, "done, look at the failures").
+    """
     if record.state is ItemState.PLANNED:
-        return ItemStatus.FAILED if record.last_error else ItemStatus.NOT_STARTED
+        return ItemStatus.NOT_STARTED
     return _BY_STATE[record.state]
 
 

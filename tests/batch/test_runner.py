@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from kasha_async import ConfigError, KashaClient, SessionGoneError, TransactionStatus
+from kasha_async import (
+    ConfigError,
+    KashaClient,
+    ServerError,
+    SessionGoneError,
+    TransactionStatus,
+)
 from kasha_async.batch import (
     BatchProgress,
     DuplicateReferenceError,
@@ -24,6 +30,7 @@ from kasha_async.batch import (
     approve_held,
     run_payouts,
 )
+from kasha_async.batch.cli import exit_code
 
 from ._fake import Crash, FakeDriver, make_items, unknown_once
 
@@ -311,3 +318,23 @@ async def test_a_410_on_a_session_that_carried_nothing_starts_a_new_session(
     assert report.summary.counts == {"COMPLETED": 5}
     assert driver.payouts()["aff-000002"] == 1
     assert driver.calls["open"] == 6
+
+
+async def test_an_item_that_never_started_is_unresolved_not_failed(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """An item whose session could never be opened is NOT_STARTED (exit 3), and a resume pays it."""
+    broken = {"open": True}
+
+    def hook(step: str, ref: str) -> None:
+        if step == "open" and ref == "aff-000001" and broken["open"]:
+            raise ServerError("HTTP 503", status_code=503)
+
+    driver = FakeDriver(hook)
+    report = await _run(kasha, make_items(3), tmp_path / "j.db", driver, max_attempts=2)
+    assert report.summary.counts == {"COMPLETED": 2, "NOT_STARTED": 1}
+    assert [r.final for r in report.results] == [True, False, True]
+    assert exit_code(report) == 3
+    broken["open"] = False
+    again = await _run(kasha, make_items(3), tmp_path / "j.db", driver, resume=True)
+    assert again.summary.counts == {"COMPLETED": 3}
