@@ -219,7 +219,7 @@ class _Steps:
         if tx.status is TransactionStatus.CREATED and not settle:
             assert item is not None  # an item before PENDING always comes from the input
             return await self.resend_create(item, record)
-        if tx.status is TransactionStatus.PENDING and settle:
+        if tx.status is TransactionStatus.PENDING and settle and self.settings.approve == "auto":
             return await self.settle(record.evolve(state=ItemState.PENDING))
         if tx.status is TransactionStatus.EXPIRED and not settle:
             return await self.restart(record, None)

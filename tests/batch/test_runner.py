@@ -338,3 +338,24 @@ async def test_an_item_that_never_started_is_unresolved_not_failed(
     broken["open"] = False
     again = await _run(kasha, make_items(3), tmp_path / "j.db", driver, resume=True)
     assert again.summary.counts == {"COMPLETED": 3}
+
+
+async def test_a_hold_resume_records_an_unsettled_payout_as_held_and_never_settles(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """A settle intent that never landed, resumed with approve='hold', is PENDING, not unknown."""
+
+    def crash_before_approve(step: str, ref: str) -> None:
+        if step == "approve" and ref == "aff-000001":
+            raise Crash
+
+    driver = FakeDriver(crash_before_approve)
+    with pytest.raises(Crash):
+        await _run(kasha, make_items(3), tmp_path / "j.db", driver, concurrency=1)
+    driver.hook = None
+    approvals = driver.calls["approve"]
+    report = await _run(
+        kasha, make_items(3), tmp_path / "j.db", driver, resume=True, approve="hold"
+    )
+    assert report.summary.counts == {"COMPLETED": 1, "PENDING": 2}
+    assert driver.calls["approve"] == approvals
