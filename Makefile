@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-more lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: lint
 
 bench: $(VENV)/.base
 	$(BIN)/python -m benchmarks.run
+
+# The sandbox's throughput, the batch journal's cost, and 1/2/4 PostgreSQL workers.
+bench-more: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.sandbox_throughput
+	$(BIN)/python -m benchmarks.batch_bench
+	$(BIN)/python -m benchmarks.workers_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage
