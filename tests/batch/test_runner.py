@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,7 @@ async def test_stop_event_interrupts_and_resume_finishes(
 
 
 async def test_cancel_leaves_a_resumable_journal(kasha: KashaClient, tmp_path: Path) -> None:
-    """Cancelling the task mid-batch raises CancelledError; a resume completes every item once."""
+    """Cancelling mid-batch leaves every created payout journaled; a resume completes each once."""
     driver = FakeDriver()
     task = asyncio.create_task(
         _run(kasha, make_items(500), tmp_path / "j.db", driver, concurrency=10)
@@ -249,6 +250,9 @@ async def test_cancel_leaves_a_resumable_journal(kasha: KashaClient, tmp_path: P
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        states = {r.reference: r.state async for r in journal.scan()}
+    assert all(states[ref] is not ItemState.PLANNED for ref in driver.payouts())
     report = await _run(kasha, make_items(500), tmp_path / "j.db", driver, resume=True)
     assert report.summary.counts == {"COMPLETED": 500}
     assert set(driver.payouts().values()) == {1}
@@ -359,3 +363,57 @@ async def test_a_hold_resume_records_an_unsettled_payout_as_held_and_never_settl
     )
     assert report.summary.counts == {"COMPLETED": 1, "PENDING": 2}
     assert driver.calls["approve"] == approvals
+
+
+class _WatchingDriver(FakeDriver):
+    """Reads the SQLite file from its own connection at every money-moving call."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.seen: list[tuple[str, str, bool]] = []
+
+    def _look(self, step: str, reference: str, transaction_id: str) -> None:
+        conn = sqlite3.connect(self.path)
+        try:
+            sql = "SELECT state, transaction_id FROM items WHERE reference = ?"
+            state, journaled_tx = conn.execute(sql, (reference,)).fetchone()
+        finally:
+            conn.close()
+        self.seen.append((step, state, journaled_tx == transaction_id))
+
+    async def create(self, item: PayoutItem, session: OpenedSession) -> None:
+        """Look at the journal, then create."""
+        self._look("create", item.reference, session.transaction_id)
+        await super().create(item, session)
+
+    async def approve(self, transaction_id: str) -> TransactionStatus:
+        """Look at the journal, then approve."""
+        self._look("approve", self.ref_of[transaction_id], transaction_id)
+        return await super().approve(transaction_id)
+
+
+async def test_each_intent_is_committed_before_its_money_moving_call(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """At every create and approve, another connection already reads the *_SENT intent and id."""
+    driver = _WatchingDriver(tmp_path / "j.db")
+    report = await _run(kasha, make_items(10), tmp_path / "j.db", driver, concurrency=3)
+    assert report.summary.counts == {"COMPLETED": 10}
+    assert sorted(driver.seen) == sorted(
+        [("create", "create_sent", True), ("approve", "settle_sent", True)] * 10
+    )
+
+
+async def test_approve_held_reconciles_a_settle_whose_answer_was_lost(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """A held payout's settle that landed without an answer is looked up, not approved twice."""
+    driver = FakeDriver()
+    await _run(kasha, make_items(4), tmp_path / "j.db", driver, approve="hold")
+    driver.hook = unknown_once("approved", {"aff-000002"})
+    report = await approve_held(
+        kasha, journal=tmp_path / "j.db", driver=driver, retry_delay=0, progress=False
+    )
+    assert report.summary.counts == {"COMPLETED": 4}
+    assert driver.calls["approve"] == 4
