@@ -141,3 +141,41 @@ async def test_report_counts_amounts_and_files(tmp_path: Path) -> None:
     report.write_json(tmp_path / "r.json")
     assert (tmp_path / "r.csv").read_text().count("\n") == 5
     assert json.loads((tmp_path / "r.json").read_text())["items"][0]["seconds"] == 2.0
+
+
+async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> None:
+    """Counts, completed and requested totals per currency equal sums over the journal's rows."""
+    states = [ItemState.COMPLETED, ItemState.DECLINED, ItemState.PENDING, ItemState.PLANNED]
+    currencies = ["ARS", "BRL", "USDT"]
+    records = [
+        JournalRecord(
+            reference=f"r{i}",
+            seq=i,
+            country="AR",
+            currency=currencies[i % 3],
+            amount=Decimal(f"{i}.{i % 7}1"),
+            state=states[i % 4],
+        )
+        for i in range(60)
+    ]
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        await journal.register([r.evolve(state=ItemState.PLANNED) for r in records])
+        for record in records:
+            await journal.put(record)
+        report = await build_report(journal)
+        rows = [r async for r in journal.scan()]
+    completed: dict[str, Decimal] = {}
+    requested: dict[str, Decimal] = {}
+    for row in rows:
+        requested[row.currency] = requested.get(row.currency, Decimal(0)) + row.amount
+        if row.state is ItemState.COMPLETED:
+            completed[row.currency] = completed.get(row.currency, Decimal(0)) + row.amount
+    assert report.summary.requested_amounts == requested
+    assert report.summary.completed_amounts == completed
+    assert report.summary.counts == {
+        "COMPLETED": 15,
+        "DECLINED": 15,
+        "NOT_STARTED": 15,
+        "PENDING": 15,
+    }
+    assert report.summary.total == len(rows) == 60
