@@ -22,6 +22,7 @@ by many processes, from leased claims on a :class:`ClaimingJournal`
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -92,6 +93,17 @@ class _Settings:
     max_attempts: int
     retry_delay: float
     processing_timeout: float
+
+
+@attrs.frozen(kw_only=True)
+class _Watch:
+    """How one call's workers are sized, stopped and watched, whatever feeds them."""
+
+    concurrency: int
+    stop: asyncio.Event
+    progress: bool | None
+    on_progress: ProgressCallback | None
+    include_items: bool
 
 
 class _Retry(Exception):
@@ -337,21 +349,26 @@ class _Steps:
 class _Runner:
     """The worker pool: a producer registering chunks in the journal, N workers, one stop flag."""
 
-    def __init__(
-        self,
-        steps: _Steps,
-        journal: Journal,
-        tracker: ProgressTracker,
-        *,
-        concurrency: int,
-        stop: asyncio.Event,
-    ) -> None:
+    def __init__(self, steps: _Steps, journal: Journal, watch: _Watch, *, total: int) -> None:
         self.steps = steps
         self.journal = journal
-        self.tracker = tracker
-        self.concurrency = concurrency
-        self.stop = stop
+        self.watch = watch
+        self.tracker = ProgressTracker(total, callback=watch.on_progress, show=watch.progress)
+        self.concurrency = watch.concurrency
+        self.stop = watch.stop
         self.settings = steps.settings
+
+    async def drive(self, feed: Callable[[_Queue], Awaitable[None]]) -> Report:
+        """:meth:`run` under the progress bar; then the report of the whole journal."""
+        started = time.monotonic()
+        with self.tracker:
+            await self.run(feed)
+        return await build_report(
+            self.journal,
+            duration=time.monotonic() - started,
+            interrupted=self.stop.is_set(),
+            include_items=self.watch.include_items,
+        )
 
     async def run(self, feed: Callable[[_Queue], Awaitable[None]]) -> None:
         """Start the workers, let ``feed`` fill the queue, then wait for the workers to drain it."""
@@ -433,15 +450,9 @@ class _ClaimRunner(_Runner):
     """
 
     def __init__(
-        self,
-        steps: _Steps,
-        journal: ClaimingJournal,
-        tracker: ProgressTracker,
-        *,
-        concurrency: int,
-        stop: asyncio.Event,
+        self, steps: _Steps, journal: ClaimingJournal, watch: _Watch, *, total: int
     ) -> None:
-        super().__init__(steps, journal, tracker, concurrency=concurrency, stop=stop)
+        super().__init__(steps, journal, watch, total=total)
         self.shared = journal
         self.hold = self.settings.approve == "hold"
         self.in_flight = 0
@@ -592,40 +603,30 @@ async def run_payouts(
     settings = _settings(
         concurrency, approve, redirect_url, max_attempts, retry_delay, processing_timeout
     )
+    watch = _Watch(
+        concurrency=concurrency,
+        stop=stop or asyncio.Event(),
+        progress=progress,
+        on_progress=on_progress,
+        include_items=include_items,
+    )
     items = _reiterable(items)
     total = check_unique(items)
     store, owned = _journal_of(journal)
     await store.open()
     try:
+        steps = _Steps(driver or FlowDriver(kasha), store, settings)
         if isinstance(store, ClaimingJournal):
             await _submit(store, items, settings.approve)
-            return await _drain(
-                store,
-                _Steps(driver or FlowDriver(kasha), store, settings),
-                concurrency=concurrency,
-                stop=stop,
-                progress=progress,
-                on_progress=on_progress,
-                include_items=include_items,
-            )
+            return await _drain(store, steps, watch)
         existing = await store.count()
         if existing and not resume:
             raise ConfigError(
                 f"the journal already holds {existing} items: pass resume=True (--resume) "
                 "to continue that batch, or use a new journal"
             )
-        stop = stop or asyncio.Event()
-        started = time.monotonic()
-        steps = _Steps(driver or FlowDriver(kasha), store, settings)
-        with ProgressTracker(total, callback=on_progress, show=progress) as tracker:
-            runner = _Runner(steps, store, tracker, concurrency=concurrency, stop=stop)
-            await runner.run(lambda queue: runner.produce(items, queue))
-        return await build_report(
-            store,
-            duration=time.monotonic() - started,
-            interrupted=stop.is_set(),
-            include_items=include_items,
-        )
+        runner = _Runner(steps, store, watch, total=total)
+        return await runner.drive(functools.partial(runner.produce, items))
     finally:
         if owned:
             await store.close()
@@ -720,42 +721,23 @@ async def run_worker(
             retry_delay,
             processing_timeout,
         )
-        return await _drain(
-            store,
-            _Steps(driver or FlowDriver(kasha), store, settings),
+        watch = _Watch(
             concurrency=concurrency,
-            stop=stop,
+            stop=stop or asyncio.Event(),
             progress=progress,
             on_progress=on_progress,
             include_items=include_items,
         )
+        return await _drain(store, _Steps(driver or FlowDriver(kasha), store, settings), watch)
     finally:
         if owned:
             await store.close()
 
 
-async def _drain(
-    store: ClaimingJournal,
-    steps: _Steps,
-    *,
-    concurrency: int,
-    stop: asyncio.Event | None,
-    progress: bool | None,
-    on_progress: ProgressCallback | None,
-    include_items: bool,
-) -> Report:
-    stop = stop or asyncio.Event()
-    started = time.monotonic()
-    total = await store.count()
-    with ProgressTracker(total, callback=on_progress, show=progress) as tracker:
-        runner = _ClaimRunner(steps, store, tracker, concurrency=concurrency, stop=stop)
-        await runner.run(runner.feed)
-    return await build_report(
-        store,
-        duration=time.monotonic() - started,
-        interrupted=stop.is_set(),
-        include_items=include_items,
-    )
+async def _drain(store: ClaimingJournal, steps: _Steps, watch: _Watch) -> Report:
+    """Work on the shared batch as one of its workers until nothing is left; its report."""
+    runner = _ClaimRunner(steps, store, watch, total=await store.count())
+    return await runner.drive(runner.feed)
 
 
 def _settings(
@@ -803,29 +785,24 @@ async def approve_held(
     settings = _settings(
         concurrency, "auto", DEFAULT_REDIRECT_URL, max_attempts, retry_delay, processing_timeout
     )
+    watch = _Watch(
+        concurrency=concurrency,
+        stop=asyncio.Event(),
+        progress=progress,
+        on_progress=on_progress,
+        include_items=include_items,
+    )
     store, owned = _journal_of(journal)
     await store.open()
     try:
+        steps = _Steps(driver or FlowDriver(kasha), store, settings)
         if isinstance(store, ClaimingJournal):  # let the workers settle what they held
             await store.set_approve_mode("auto")
-            return await _drain(
-                store,
-                _Steps(driver or FlowDriver(kasha), store, settings),
-                concurrency=concurrency,
-                stop=None,
-                progress=progress,
-                on_progress=on_progress,
-                include_items=include_items,
-            )
-        started = time.monotonic()
+            return await _drain(store, steps, watch)
         wanted = (ItemState.PENDING, ItemState.SETTLE_SENT, ItemState.PROCESSING)
         held = sum([1 async for _ in store.scan(wanted)])
-        steps = _Steps(driver or FlowDriver(kasha), store, settings)
-        with ProgressTracker(held, callback=on_progress, show=progress) as tracker:
-            runner = _Runner(steps, store, tracker, concurrency=concurrency, stop=asyncio.Event())
-            await runner.run(lambda queue: runner.produce_records(store.scan(wanted), queue))
-        duration = time.monotonic() - started
-        return await build_report(store, duration=duration, include_items=include_items)
+        runner = _Runner(steps, store, watch, total=held)
+        return await runner.drive(functools.partial(runner.produce_records, store.scan(wanted)))
     finally:
         if owned:
             await store.close()
