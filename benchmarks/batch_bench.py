@@ -22,7 +22,8 @@ from kasha_async.batch import Journal, MemoryJournal, PayoutItem, SQLiteJournal,
 RESULTS = Path(__file__).with_name("results-batch.json")
 
 
-def _items(count: int, prefix: str) -> list[PayoutItem]:
+def make_items(count: int, prefix: str) -> list[PayoutItem]:
+    """``count`` payouts of 10.00 BRL with distinct references starting with ``prefix``."""
     return [
         PayoutItem(
             reference=f"{prefix}-{i}",
@@ -59,14 +60,17 @@ async def _bench(
     rates: dict[str, list[float]] = {"memory": [], "sqlite": []}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(rounds):
-            mem = await _one(base_url, MemoryJournal(), _items(count, f"m{n}"), concurrency)
+            mem = await _one(base_url, MemoryJournal(), make_items(count, f"m{n}"), concurrency)
             rates["memory"].append(mem)
             sql = SQLiteJournal(Path(tmp) / f"j{n}.db")
-            rates["sqlite"].append(await _one(base_url, sql, _items(count, f"s{n}"), concurrency))
+            rates["sqlite"].append(
+                await _one(base_url, sql, make_items(count, f"s{n}"), concurrency)
+            )
     return rates
 
 
-def _serve() -> tuple[subprocess.Popen[str], str]:
+def serve_sandbox() -> tuple[subprocess.Popen[str], str]:
+    """Start ``kasha sandbox serve`` on a free port; the process and its base URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "kasha_async.cli", "sandbox", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -81,7 +85,7 @@ def main() -> None:
     """Measure, print the table, write the JSON results."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    proc, base_url = _serve()
+    proc, base_url = serve_sandbox()
     try:
         rates = asyncio.run(_bench(base_url, count, concurrency, rounds=3))
     finally:

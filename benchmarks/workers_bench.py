@@ -13,46 +13,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
 
-from kasha_async import Customer
-from kasha_async.batch import PayoutItem, submit_payouts
+from benchmarks.batch_bench import make_items, serve_sandbox
+from kasha_async.batch import submit_payouts
 from tests.batch_pg import _cluster
 
 RESULTS = Path(__file__).with_name("results-workers.json")
 WORKER_COUNTS = (1, 2, 4)
-
-
-def _items(count: int, prefix: str) -> list[PayoutItem]:
-    return [
-        PayoutItem(
-            reference=f"{prefix}-{i}",
-            country="BR",
-            currency="BRL",
-            amount=Decimal("10.00"),
-            customer=Customer(name="Jane Roe"),
-            option_id="d_316",
-            extra_data={"name": "Jane Roe"},
-        )
-        for i in range(count)
-    ]
-
-
-def _serve() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kasha_async.cli", "sandbox", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, line.rsplit(" ", 1)[-1].strip()
 
 
 async def _fresh_database(cluster: _cluster.Cluster, name: str) -> str:
@@ -68,7 +40,7 @@ async def _one(
     cluster: _cluster.Cluster, base_url: str, workers: int, count: int, concurrency: int
 ) -> dict[str, float]:
     dsn = await _fresh_database(cluster, f"bench_{workers}_{time.monotonic_ns()}")
-    await submit_payouts(dsn, _items(count, dsn.rsplit("/", 1)[-1]))
+    await submit_payouts(dsn, make_items(count, dsn.rsplit("/", 1)[-1]))
     env = {**os.environ, "KASHA_BASE_URL": base_url, "KASHA_API_KEY": "sk_test_sandbox"}
     args = ["payouts", "worker", "--journal", dsn, "--concurrency", str(concurrency)]
     started = time.perf_counter()
@@ -109,7 +81,7 @@ def main() -> None:
     """Measure, print the table, write the JSON results."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    proc, base_url = _serve()
+    proc, base_url = serve_sandbox()
     try:
         results = asyncio.run(_bench(base_url, count, concurrency))
     finally:
