@@ -779,8 +779,9 @@ async def approve_held(
     """Approve every payout a ``hold`` run left PENDING (and resolve in-doubt settles).
 
     Needs only the journal: settling and reconciling use transaction ids. A
-    shared journal's batch is switched to ``approve="auto"``, so every worker
-    (this call included) settles its held payouts.
+    shared journal's batch is switched to ``approve="auto"`` and this call
+    drains it; workers started from then on settle too (one already running
+    read ``"hold"`` when it started and keeps holding).
     """
     settings = _settings(
         concurrency, "auto", DEFAULT_REDIRECT_URL, max_attempts, retry_delay, processing_timeout

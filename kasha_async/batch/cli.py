@@ -240,7 +240,7 @@ def approve_command(
     """Approve the payouts a ``--approve hold`` run left PENDING in JOURNAL.
 
     A postgresql:// batch is switched to ``auto``: this process and every
-    worker still running settle its held payouts.
+    worker started from then on settle its held payouts.
     """
     store = _journal(journal, batch, lease)
     _require_file(store)
