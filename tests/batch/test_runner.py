@@ -302,26 +302,16 @@ class _ExpiresAfterLanding(FakeDriver):
         await super().create(item, session)
 
 
-async def test_a_410_on_a_create_that_landed_is_looked_up_not_paid_again(
-    kasha: KashaClient, tmp_path: Path
+@pytest.mark.parametrize(("lands", "opens"), [(True, 5), (False, 6)], ids=["landed", "unused"])
+async def test_a_410_on_a_create_is_looked_up_before_a_new_session(
+    kasha: KashaClient, tmp_path: Path, lands: bool, opens: int
 ) -> None:
-    """A 410 after the create landed is reconciled by lookup: no new session, one payout."""
-    driver = _ExpiresAfterLanding("aff-000002", lands=True)
+    """A 410 on a create opens a new session only if the lookup proves the old one unused."""
+    driver = _ExpiresAfterLanding("aff-000002", lands=lands)
     report = await _run(kasha, make_items(5), tmp_path / "j.db", driver)
     assert report.summary.counts == {"COMPLETED": 5}
     assert driver.payouts()["aff-000002"] == 1
-    assert driver.calls["open"] == 5
-
-
-async def test_a_410_on_a_session_that_carried_nothing_starts_a_new_session(
-    kasha: KashaClient, tmp_path: Path
-) -> None:
-    """A 410 whose lookup proves the session unused opens a new one and pays once."""
-    driver = _ExpiresAfterLanding("aff-000002", lands=False)
-    report = await _run(kasha, make_items(5), tmp_path / "j.db", driver)
-    assert report.summary.counts == {"COMPLETED": 5}
-    assert driver.payouts()["aff-000002"] == 1
-    assert driver.calls["open"] == 6
+    assert driver.calls["open"] == opens
 
 
 async def test_an_item_that_never_started_is_unresolved_not_failed(
