@@ -55,6 +55,7 @@ from ._errors import (
     RequestNotSentError,
     ResponseFormatError,
     ServerError,
+    SessionGoneError,
 )
 
 logger = logging.getLogger("kasha_async.retry")
@@ -386,10 +387,10 @@ class _Call(Generic[T]):
 
     async def _failed(self, exc: KashaError) -> T:
         """What a failed attempt means: a reconciled result, or ``exc`` raised for a retry."""
-        if isinstance(exc, ConflictError):
-            if self.maybe_sent and self.kind is Kind.SUBMIT:
-                return await self._must_have_landed(exc)
-            raise exc
+        if isinstance(exc, ConflictError) and self.maybe_sent:
+            return await self._must_have_landed(exc)  # an earlier attempt used the session
+        if isinstance(exc, SessionGoneError) and self.maybe_sent:
+            return await self._landed_or_raise(exc)  # expired now, but did an earlier one land?
         if self.kind not in _MONEY or not is_unknown(exc):
             raise exc
         self.maybe_sent = True
@@ -426,6 +427,12 @@ class _Call(Generic[T]):
         if landed is not None:
             return landed
         raise _NotLanded(str(exc)) from exc
+
+    async def _landed_or_raise(self, exc: KashaError) -> T:
+        landed = await self._lookup(exc)
+        if landed is not None:
+            return landed
+        raise exc
 
     async def _must_have_landed(self, exc: ConflictError) -> T:
         landed = await self._lookup(exc)

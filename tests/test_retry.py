@@ -404,3 +404,41 @@ async def test_reconciliation_lookup_uses_any_transaction(mocked: aioresponses) 
         result = await kasha.payments.post(session_id="s-9", payment_option_id="pix")
     assert result.transaction_id == "tx-9"
     assert result.reconciled is True
+
+
+GONE = {"statusCode": "410", "resultType": "error", "errors": {"code": "410", "msg": "expired"}}
+
+
+async def test_post_unknown_then_410_reconciles(mocked: aioresponses, kasha: KashaClient) -> None:
+    """A lost answer, then 410 on the resend, is looked up: the first attempt's payment is found."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=410, payload=GONE)
+    mocked.get(TX, payload=tx_body("PENDING"))
+    result = await post(kasha)
+    assert result.reconciled is True
+    assert result.status is TransactionStatus.PENDING
+    assert count(mocked, "POST", PAY) == 2
+
+
+async def test_post_unknown_then_410_unused_is_session_gone(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A lost answer, then 410, and a lookup showing nothing landed: a definite SessionGoneError."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=410, payload=GONE)
+    mocked.get(TX, payload=tx_body("EXPIRED"))
+    with pytest.raises(kasha_async.SessionGoneError):
+        await post(kasha)
+    assert count(mocked, "GET", TX) == 1
+
+
+async def test_settle_resend_409_is_reconciled(mocked: aioresponses, kasha: KashaClient) -> None:
+    """A settle resent after a PENDING lookup that meets 409 landed meanwhile: it is looked up."""
+    mocked.post(SETTLE, exception=aiohttp.ServerDisconnectedError())
+    mocked.get(TX, payload=tx_body("PENDING"))
+    mocked.post(SETTLE, status=409, payload=USED)
+    mocked.get(TX, payload=tx_body("PROCESSING"))
+    result = await kasha.payouts.settle(transaction_id="tx-1", action="APPROVE")
+    assert result.reconciled is True
+    assert result.status is TransactionStatus.PROCESSING
+    assert count(mocked, "POST", SETTLE) == 2
