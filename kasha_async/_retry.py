@@ -11,7 +11,7 @@ suboptions                  429, 500/502/503/504, bad body
 payments/payouts.options,   same                                 resend: a fresh session moves
 create_session, hybrid                                           no money; the orphan expires
 payments.post,              not sent, 429                        resend on the same session;
-payouts.create                                                   409 -> reconcile by lookup
+payouts.create                                                   409/410 -> reconcile by lookup
 payouts.settle,             not sent, 429                        reconcile by lookup first,
 refunds.create                                                   resend only if not landed
 any, code 1100              never                                reconcile by lookup only
