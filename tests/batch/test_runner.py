@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,6 @@ from kasha_async.batch import (
 from kasha_async.batch.cli import exit_code
 
 from ._fake import Crash, FakeDriver, make_items, unknown_once
-
-
-@pytest.fixture
-async def kasha() -> AsyncIterator[KashaClient]:
-    """A client that is never used for I/O (the fake driver answers)."""
-    client = KashaClient(api_key="k", base_url="http://127.0.0.1:9")
-    yield client
-    await client.close()
 
 
 async def _run(

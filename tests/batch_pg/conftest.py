@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
+from tests.batch.conftest import kasha  # the same offline client
+
 from . import _cluster
+
+__all__ = ["kasha"]
 
 
 @pytest.fixture(scope="session")

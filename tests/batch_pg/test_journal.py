@@ -29,14 +29,6 @@ from tests.batch._fake import Crash, FakeDriver, make_items
 
 
 @pytest.fixture
-async def kasha() -> AsyncIterator[KashaClient]:
-    """A client that is never used for I/O (the fake driver answers)."""
-    client = KashaClient(api_key="k", base_url="http://127.0.0.1:9")
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 async def db(pg_dsn: str) -> AsyncIterator[Any]:
     """A plain connection to the test database, for looking at the tables."""
     conn = await asyncpg.connect(pg_dsn)
