@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -33,6 +33,7 @@ USER_AGENT = (
 )
 
 Flow = Callable[[int, list[float]], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Contender(Protocol):
@@ -148,6 +149,14 @@ class RawAiohttp:
         await self._session.close()
 
 
+async def _timed(step: Awaitable[T], latencies: list[float]) -> T:
+    """Await one request and record its latency (arguments are built before, as raw does)."""
+    started = time.perf_counter()
+    result = await step
+    latencies.append(time.perf_counter() - started)
+    return result
+
+
 class SDKClient:
     """The SDK's low-level client: request objects in, parsed models out, retries on."""
 
@@ -159,45 +168,43 @@ class SDKClient:
     async def payout_flow(self, i: int, latencies: list[float]) -> None:
         """payout-options -> payout-suboptions -> payout -> settle-payout."""
         payouts = self.kasha.payouts
-        clock = time.perf_counter
-        started = clock()
-        opened = await payouts.options(_payout_request(i))
-        latencies.append(clock() - started)
+        opened = await _timed(payouts.options(_payout_request(i)), latencies)
         option_id = opened.payment_options[0].payment_option_id
-        started = clock()
-        sub = await payouts.suboptions(session_id=opened.session_id, payment_option_id=option_id)
-        latencies.append(clock() - started)
-        started = clock()
-        created = await payouts.create(
-            session_id=opened.session_id,
-            payment_option_id=option_id,
-            option_id=sub.options[0].id,
-            extra_data={"name": "John Smith"},
+        sub = await _timed(
+            payouts.suboptions(session_id=opened.session_id, payment_option_id=option_id),
+            latencies,
         )
-        latencies.append(clock() - started)
-        started = clock()
-        await payouts.settle(transaction_id=created.transaction_id, action="APPROVE")
-        latencies.append(clock() - started)
+        created = await _timed(
+            payouts.create(
+                session_id=opened.session_id,
+                payment_option_id=option_id,
+                option_id=sub.options[0].id,
+                extra_data={"name": "John Smith"},
+            ),
+            latencies,
+        )
+        await _timed(
+            payouts.settle(transaction_id=created.transaction_id, action="APPROVE"), latencies
+        )
 
     async def payment_flow(self, i: int, latencies: list[float]) -> None:
         """payment-options -> payment-suboptions -> payment."""
         payments = self.kasha.payments
-        clock = time.perf_counter
-        started = clock()
-        opened = await payments.options(_payment_request(i))
-        latencies.append(clock() - started)
+        opened = await _timed(payments.options(_payment_request(i)), latencies)
         option_id = opened.payment_options[0].payment_option_id
-        started = clock()
-        sub = await payments.suboptions(session_id=opened.session_id, payment_option_id=option_id)
-        latencies.append(clock() - started)
-        started = clock()
-        await payments.post(
-            session_id=opened.session_id,
-            payment_option_id=option_id,
-            option_id=sub.options[0].id,
-            extra_data={"phone": "+34666999666"},
+        sub = await _timed(
+            payments.suboptions(session_id=opened.session_id, payment_option_id=option_id),
+            latencies,
         )
-        latencies.append(clock() - started)
+        await _timed(
+            payments.post(
+                session_id=opened.session_id,
+                payment_option_id=option_id,
+                option_id=sub.options[0].id,
+                extra_data={"phone": "+34666999666"},
+            ),
+            latencies,
+        )
 
     async def close(self) -> None:
         await self.kasha.close()
@@ -242,34 +249,20 @@ class SDKFlows:
 
     async def payout_flow(self, i: int, latencies: list[float]) -> None:
         """start -> choose -> create -> approve."""
-        clock = time.perf_counter
-        started = clock()
-        flow = await PayoutFlow.start(self.kasha, _payout_request(i))
-        latencies.append(clock() - started)
-        started = clock()
-        sub = await flow.choose(flow.options[0])
-        latencies.append(clock() - started)
+        flow = await _timed(PayoutFlow.start(self.kasha, _payout_request(i)), latencies)
+        sub = await _timed(flow.choose(flow.options[0]), latencies)
         assert sub is not None
-        started = clock()
-        await flow.create(option_id=sub.options[0].id, extra_data={"name": "John Smith"})
-        latencies.append(clock() - started)
-        started = clock()
-        await flow.approve()
-        latencies.append(clock() - started)
+        extra = {"name": "John Smith"}
+        await _timed(flow.create(option_id=sub.options[0].id, extra_data=extra), latencies)
+        await _timed(flow.approve(), latencies)
 
     async def payment_flow(self, i: int, latencies: list[float]) -> None:
         """start -> choose -> pay."""
-        clock = time.perf_counter
-        started = clock()
-        flow = await PaymentFlow.start(self.kasha, _payment_request(i))
-        latencies.append(clock() - started)
-        started = clock()
-        sub = await flow.choose(flow.options[0])
-        latencies.append(clock() - started)
+        flow = await _timed(PaymentFlow.start(self.kasha, _payment_request(i)), latencies)
+        sub = await _timed(flow.choose(flow.options[0]), latencies)
         assert sub is not None
-        started = clock()
-        await flow.pay(option_id=sub.options[0].id, extra_data={"phone": "+34666999666"})
-        latencies.append(clock() - started)
+        extra = {"phone": "+34666999666"}
+        await _timed(flow.pay(option_id=sub.options[0].id, extra_data=extra), latencies)
 
     async def close(self) -> None:
         await self.kasha.close()
