@@ -269,17 +269,23 @@ async def test_budget_exhausted_stops_retries(mocked: aioresponses) -> None:
     assert count(mocked, "GET", TX) == 1
 
 
-async def test_retry_after_is_honoured(
-    mocked: aioresponses, kasha: KashaClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The wait before a retry of a 429 is the server's Retry-After, not the backoff."""
-    waits: list[float] = []
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Real (non-testing) wait lengths, recorded instead of slept."""
+    recorded: list[float] = []
 
     async def record(seconds: float) -> None:
-        waits.append(seconds)
+        recorded.append(seconds)
 
     kasha_async.set_testing(False)
     monkeypatch.setattr(_retry, "_sleep", record)
+    return recorded
+
+
+async def test_retry_after_is_honoured(
+    mocked: aioresponses, kasha: KashaClient, waits: list[float]
+) -> None:
+    """The wait before a retry of a 429 is the server's Retry-After, not the backoff."""
     mocked.get(TX, status=429, headers={"Retry-After": "7"})
     mocked.get(TX, payload=tx_body("PENDING"))
     await kasha.transactions.get("tx-1")
@@ -287,16 +293,9 @@ async def test_retry_after_is_honoured(
 
 
 async def test_backoff_is_bounded_full_jitter(
-    mocked: aioresponses, kasha: KashaClient, monkeypatch: pytest.MonkeyPatch
+    mocked: aioresponses, kasha: KashaClient, waits: list[float]
 ) -> None:
     """Without Retry-After, waits are full jitter below 0.5 s, 1 s, 2 s for attempts 1..3."""
-    waits: list[float] = []
-
-    async def record(seconds: float) -> None:
-        waits.append(seconds)
-
-    kasha_async.set_testing(False)
-    monkeypatch.setattr(_retry, "_sleep", record)
     for _ in range(3):
         mocked.get(TX, status=503)
     mocked.get(TX, payload=tx_body("PENDING"))
