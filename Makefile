@@ -34,10 +34,11 @@ test: lint
 bench: $(VENV)/.base
 	$(BIN)/python -m benchmarks.run
 
-# The sandbox's throughput, the batch journal's cost, and 1/2/4 PostgreSQL workers.
+# The sandbox's throughput, the batch journal's cost and memory, and 1/2/4 PostgreSQL workers.
 bench-more: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.sandbox_throughput
 	$(BIN)/python -m benchmarks.batch_bench
+	$(BIN)/python -m benchmarks.batch_memory
 	$(BIN)/python -m benchmarks.workers_bench
 
 clean:
