@@ -347,10 +347,13 @@ class _Call(Generic[T]):
             if max_retries <= 0:
                 raise
             failed: Exception | None = exc
+        # Tenacity asks ``retry`` before ``stop``: the budget is spent in ``stop`` so the
+        # last attempt's failure neither takes a token nor counts as a retry.
+        last_attempt = stop_after_attempt(max_retries + 1)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(max_retries + 1),
+            stop=lambda state: last_attempt(state) or not self._spend_retry(),
             wait=_wait,
-            retry=retry_if_exception(self._should_retry),
+            retry=retry_if_exception(lambda exc: is_retryable(self.kind, exc)),
             before_sleep=self._log_retry,
             sleep=_sleep,
             reraise=True,
@@ -459,9 +462,8 @@ class _Call(Generic[T]):
         )
         return self.final
 
-    def _should_retry(self, exc: BaseException) -> bool:
-        if not is_retryable(self.kind, exc):
-            return False
+    def _spend_retry(self) -> bool:
+        """Take a budget token for a retry the policy allows and the attempt limit has room for."""
         if not self.runner.budget.try_spend():
             self.runner.stats.budget_exhausted += 1
             logger.warning("retry budget exhausted; not retrying %s", self.operation)

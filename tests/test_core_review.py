@@ -1,0 +1,67 @@
+"""Pins from the core review: budget accounting, unknown outcomes, secrets and the size cap."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aioresponses import aioresponses
+
+from kasha_async import (
+    KashaClient,
+    RetryBudget,
+    ServerError,
+)
+
+BASE = "http://kasha.test"
+PAY = f"{BASE}/v2/payment"
+TX = f"{BASE}/v2/transactions/tx-1"
+KEY = "live-key-0123456789"
+USED = {"statusCode": "409", "resultType": "error", "errors": {"code": "409", "msg": "used"}}
+GONE = {"statusCode": "410", "resultType": "error", "errors": {"code": "410", "msg": "expired"}}
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    """An aioresponses mock for the test's duration."""
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def kasha() -> AsyncIterator[KashaClient]:
+    """A client against the mocked host whose API key is long enough to be scrubbed."""
+    async with KashaClient(api_key=KEY, base_url=BASE) as client:
+        yield client
+
+
+def count(m: aioresponses, method: str, url: str) -> int:
+    """How many requests the mock saw for one method and URL."""
+    return sum(
+        len(calls) for (meth, u), calls in m.requests.items() if meth == method and str(u) == url
+    )
+
+
+async def post(kasha: KashaClient) -> Any:
+    """Post a payment on session s-1, transaction tx-1."""
+    return await kasha.payments.post(
+        session_id="s-1", payment_option_id="card", transaction_id="tx-1"
+    )
+
+
+# --- retry budget and stats -------------------------------------------------------------------
+
+
+async def test_last_failure_spends_no_retry_token(mocked: aioresponses) -> None:
+    """A call that fails on its last allowed attempt counts and spends only the retries it made."""
+    budget = RetryBudget(ratio=0.0, floor_per_second=0.0, max_tokens=5.0)
+    for _ in range(3):
+        mocked.get(TX, status=503)
+    async with KashaClient(api_key=KEY, base_url=BASE, max_retries=2, retry_budget=budget) as kasha:
+        with pytest.raises(ServerError):
+            await kasha.transactions.get("tx-1")
+        assert count(mocked, "GET", TX) == 3
+        assert kasha.stats.retries == 2
+        assert kasha.stats.budget_exhausted == 0
+    assert budget.tokens == pytest.approx(3.0)
