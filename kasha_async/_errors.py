@@ -266,8 +266,10 @@ def _parse_code(value: object) -> KashaErrorCode | None:
         return None
     if isinstance(value, int):
         return KashaErrorCode(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return KashaErrorCode(int(value))
+    text = value.strip() if isinstance(value, str) else ""
+    # ASCII and short: str.isdigit() also accepts "²", and int() refuses 4300+ digits.
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return KashaErrorCode(int(text))
     return None
 
 

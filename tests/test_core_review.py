@@ -9,6 +9,7 @@ import pytest
 from aioresponses import aioresponses
 
 from kasha_async import (
+    APIStatusError,
     KashaClient,
     RetryBudget,
     ServerError,
@@ -65,3 +66,17 @@ async def test_last_failure_spends_no_retry_token(mocked: aioresponses) -> None:
         assert kasha.stats.retries == 2
         assert kasha.stats.budget_exhausted == 0
     assert budget.tokens == pytest.approx(3.0)
+
+
+# --- what an error may show -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["\u00b2", "9" * 5000], ids=["superscript-two", "5000-digits"])
+async def test_odd_error_code_is_still_an_api_error(
+    mocked: aioresponses, kasha: KashaClient, code: str
+) -> None:
+    """An error code that looks numeric but is not an int maps by status, never a ValueError."""
+    mocked.get(TX, status=404, body=f'{{"errors": {{"code": "{code}"}}}}'.encode())
+    with pytest.raises(APIStatusError) as info:
+        await kasha.transactions.get("tx-1")
+    assert info.value.status_code == 404
