@@ -71,8 +71,8 @@ def _decode(raw: RawResponse, cls: type[T], scrub: Callable[[bytes], bytes]) -> 
         return _convert.parse(cls, data)
     except ResponseFormatError as exc:
         exc.status_code = raw.status
-        if exc.body_excerpt is None:
-            exc.body_excerpt = redact_bytes(scrub(raw.body))
+        # Always replaced: an excerpt made below this layer has not had the keys scrubbed.
+        exc.body_excerpt = redact_bytes(scrub(raw.body))
         raise
 
 

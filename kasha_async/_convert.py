@@ -63,6 +63,10 @@ def _structure_str(value: Any, _: type) -> str:
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
+# Shape errors name the type, never the value: a message may be logged, and the value
+# may be a card number or a key the provider echoed back.
+
+
 def _structure_int(value: Any, _: type) -> int:
     if type(value) is int:
         return value
@@ -70,7 +74,7 @@ def _structure_int(value: Any, _: type) -> int:
         return int(value)  # "000", "085"
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise TypeError(f"expected an integer, got {value!r:.40}")
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
 
 
 def _structure_bool(value: Any, _: type) -> bool:
@@ -78,7 +82,7 @@ def _structure_bool(value: Any, _: type) -> bool:
         return value
     if value in (0, 1, "true", "false"):
         return value in (1, "true")
-    raise TypeError(f"expected a boolean, got {value!r:.40}")
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
 
 
 def parse_decimal(value: Any, _: type = Decimal) -> Decimal:
@@ -95,7 +99,7 @@ def parse_decimal(value: Any, _: type = Decimal) -> Decimal:
         amount = Decimal(value.strip())
         if amount.is_finite():
             return amount
-    raise TypeError(f"expected an amount, got {value!r:.40}")
+    raise TypeError(f"expected an amount, got {type(value).__name__}")
 
 
 def parse_datetime(value: Any, _: type = datetime) -> datetime:
@@ -365,8 +369,11 @@ def parse(cls: type[T], data: Any) -> T:
     except RecursionError:
         raise ResponseFormatError(f"{cls.__name__}: {_MAX_DEPTH_HINT}") from None
     except Exception as exc:
+        # KeyError names a missing field and our hooks' TypeErrors name types; other
+        # messages (datetime's "Invalid isoformat string: '...'") quote the value.
+        detail = f": {exc}" if isinstance(exc, KeyError | TypeError) else ""
         raise ResponseFormatError(
-            f"response does not match {cls.__name__}: {type(exc).__name__}: {exc}"[:300]
+            f"response does not match {cls.__name__}: {type(exc).__name__}{detail}"[:300]
         ) from None
 
 

@@ -11,9 +11,12 @@ from aioresponses import aioresponses
 from kasha_async import (
     APIStatusError,
     KashaClient,
+    ResponseFormatError,
     RetryBudget,
     ServerError,
 )
+from kasha_async._convert import parse
+from kasha_async._models import Transaction
 
 BASE = "http://kasha.test"
 PAY = f"{BASE}/v2/payment"
@@ -80,3 +83,29 @@ async def test_odd_error_code_is_still_an_api_error(
     with pytest.raises(APIStatusError) as info:
         await kasha.transactions.get("tx-1")
     assert info.value.status_code == 404
+
+
+async def test_non_json_answer_excerpt_masks_the_api_key(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A 200 that is not JSON and echoes the API key never shows the key in the excerpt."""
+    mocked.get(TX, status=200, body=f"<html>bad key {KEY}</html>".encode())
+    with pytest.raises(ResponseFormatError) as info:
+        await kasha.with_options(max_retries=0).transactions.get("tx-1")
+    assert KEY not in (info.value.body_excerpt or "")
+    assert "[REDACTED]" in (info.value.body_excerpt or "")
+
+
+def test_shape_error_message_never_quotes_a_value() -> None:
+    """A field of the wrong type is named in the message, its value (here a PAN) is not."""
+    body = {"id": "t", "status": "PENDING", "orderDetails": [{"quantity": "4111 1111 1111 1111"}]}
+    with pytest.raises(ResponseFormatError) as info:
+        parse(Transaction, body)
+    assert "4111" not in str(info.value)
+
+
+def test_bad_date_message_never_quotes_the_value() -> None:
+    """An unparsable date is reported by field type, without echoing what the provider sent."""
+    with pytest.raises(ResponseFormatError) as info:
+        parse(Transaction, {"id": "t", "status": "PENDING", "createdAt": f"x{KEY}"})
+    assert KEY not in str(info.value)
