@@ -49,6 +49,7 @@ from ._errors import (
     APIStatusError,
     ConflictError,
     ConnectionLostError,
+    DeclinedError,
     KashaError,
     OutcomeUnknownError,
     RateLimitError,
@@ -195,9 +196,9 @@ def is_unknown(exc: BaseException) -> bool:
     """Whether ``exc`` leaves open that the server processed the request."""
     if isinstance(exc, OutcomeUnknownError):
         return True
-    if isinstance(exc, ServerError):
-        return True
-    return isinstance(exc, ResponseFormatError) and (exc.status_code or 200) < 300
+    # An answer we could not read (too large, not JSON) may hide a 2xx, a 5xx or a 1100
+    # whatever its status line says.
+    return isinstance(exc, ServerError | ResponseFormatError)
 
 
 def is_retryable(kind: Kind, exc: BaseException) -> bool:
@@ -214,8 +215,12 @@ def is_retryable(kind: Kind, exc: BaseException) -> bool:
 
 
 def _inconclusive(exc: BaseException) -> bool:
-    """Errors that say nothing about whether an earlier attempt landed."""
-    return is_unknown(exc) or isinstance(exc, _NotLanded | RateLimitError | RequestNotSentError)
+    """Errors that say nothing about whether an earlier attempt landed.
+
+    Only a decline answers for the session: had an earlier attempt landed, the resend
+    would have met 409. A 401, 404 or any other refusal of the resend says nothing.
+    """
+    return not isinstance(exc, DeclinedError)
 
 
 class _NotLanded(KashaError):
@@ -328,6 +333,7 @@ class _Call(Generic[T]):
         self.maybe_sent = False
         self.in_flight = False
         self.final: OutcomeUnknownError | None = None
+        self.proven: KashaError | None = None
 
     async def after_first(self, first: KashaError, max_retries: int) -> T:
         """Attempt 1 failed with ``first``: reconcile, retry or raise, as the policy says."""
@@ -373,7 +379,7 @@ class _Call(Generic[T]):
         try:
             return await body()
         except KashaError as exc:
-            if exc is self.final or not self.maybe_sent or not _inconclusive(exc):
+            if exc in (self.final, self.proven) or not self.maybe_sent or not _inconclusive(exc):
                 raise
             return await self._settle_unknown(exc)
 
@@ -417,12 +423,9 @@ class _Call(Generic[T]):
         logger.info("reconciling %s by transaction lookup", self.operation)
         try:
             return await self.reconcile(tx_id)
-        except (
-            RequestNotSentError,
-            ConnectionLostError,
-            APIStatusError,
-            ResponseFormatError,
-        ) as exc:
+        except DeclinedError:
+            raise  # the lookup found the transaction declined: a definite answer
+        except KashaError as exc:
             raise self._unknown(f"lookup failed: {type(exc).__name__}", cause) from exc
 
     async def _landed_or_resend(self, exc: KashaError) -> T:
@@ -435,6 +438,7 @@ class _Call(Generic[T]):
         landed = await self._lookup(exc)
         if landed is not None:
             return landed
+        self.proven = exc  # the lookup showed nothing landed: ``exc`` is the definite answer
         raise exc
 
     async def _must_have_landed(self, exc: ConflictError) -> T:

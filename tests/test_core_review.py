@@ -5,18 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aioresponses import aioresponses
 
 from kasha_async import (
     APIStatusError,
     KashaClient,
+    OutcomeUnknownError,
     ResponseFormatError,
     RetryBudget,
     ServerError,
+    TransactionStatus,
 )
+from kasha_async._constants import MAX_RESPONSE_BYTES
 from kasha_async._convert import parse
 from kasha_async._models import Transaction
+from tests.test_http import Handler, client_for, serve
 
 BASE = "http://kasha.test"
 PAY = f"{BASE}/v2/payment"
@@ -109,3 +115,53 @@ def test_bad_date_message_never_quotes_the_value() -> None:
     with pytest.raises(ResponseFormatError) as info:
         parse(Transaction, {"id": "t", "status": "PENDING", "createdAt": f"x{KEY}"})
     assert KEY not in str(info.value)
+
+
+# --- unknown outcomes are never reported as definite failures ----------------------------------
+
+
+async def test_oversized_5xx_on_a_post_counts_as_maybe_landed() -> None:
+    """A post answered by an unreadably large 502, then 409 on the resend, is reconciled."""
+    posts: list[int] = []
+
+    async def payment(request: web.Request) -> web.Response:
+        posts.append(1)
+        if len(posts) == 1:
+            return web.Response(status=502, body=b" " * (MAX_RESPONSE_BYTES + 1))
+        return web.json_response(USED, status=409)
+
+    async def lookup(request: web.Request) -> web.Response:
+        return web.json_response({"id": "tx-1", "status": "PENDING"})
+
+    routes: dict[tuple[str, str], Handler] = {
+        ("POST", "/v2/payment"): payment,
+        ("GET", "/v2/transactions/{id}"): lookup,
+    }
+    async with serve(routes) as url, client_for(url, max_retries=3) as kasha:
+        result = await post(kasha)
+    assert result.reconciled is True
+    assert len(posts) == 2
+
+
+async def test_auth_error_on_resend_after_unknown_is_reconciled(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A lost answer, then 401 on the resend, still looks the payment up instead of raising 401."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=401, payload={"errors": {"msg": "bad key"}})
+    mocked.get(TX, payload={"id": "tx-1", "status": "COMPLETED"})
+    result = await post(kasha)
+    assert result.reconciled is True
+    assert result.status is TransactionStatus.COMPLETED
+
+
+async def test_auth_error_on_resend_and_lookup_is_outcome_unknown(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A lost answer, then 401 on the resend and on the lookup, ends as OutcomeUnknownError."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=401, payload={"errors": {"msg": "bad key"}})
+    mocked.get(TX, status=401, payload={"errors": {"msg": "bad key"}})
+    with pytest.raises(OutcomeUnknownError) as info:
+        await post(kasha)
+    assert info.value.transaction_id == "tx-1"
