@@ -9,7 +9,7 @@ this module decides *what the answer means*.
 from __future__ import annotations
 
 from ._codes import KashaErrorCode, TransactionStatus
-from ._errors import DeclinedError
+from ._errors import DeclinedError, OutcomeUnknownError
 from ._models import Refund, SettleResult, SubmitResult, Transaction
 
 _SUBMITTED = frozenset(
@@ -20,6 +20,7 @@ _SUBMITTED = frozenset(
         TransactionStatus.REFUNDED,
     }
 )
+_NOT_SUBMITTED = frozenset({TransactionStatus.CREATED, TransactionStatus.EXPIRED})
 _NOT_SETTLED = frozenset({TransactionStatus.CREATED, TransactionStatus.PENDING})
 
 
@@ -37,11 +38,20 @@ def declined_from(tx: Transaction) -> DeclinedError:
 
 
 def submit_landed(tx: Transaction) -> SubmitResult | None:
-    """A post/create landed if the transaction moved past CREATED."""
+    """A post/create landed if the transaction moved past CREATED.
+
+    Only CREATED and EXPIRED prove it did not; ERROR (the 1100 "contact support"
+    status) and statuses this SDK does not know raise :class:`OutcomeUnknownError`.
+    """
     if tx.status is TransactionStatus.DECLINED:
         raise declined_from(tx)
-    if tx.status not in _SUBMITTED:
+    if tx.status in _NOT_SUBMITTED:
         return None
+    if tx.status not in _SUBMITTED:
+        raise OutcomeUnknownError(
+            f"the transaction is {tx.status.value}: cannot tell whether it was submitted",
+            transaction_id=tx.id,
+        )
     return SubmitResult(
         status_code=0,
         result_type="success",

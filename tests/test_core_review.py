@@ -165,3 +165,17 @@ async def test_auth_error_on_resend_and_lookup_is_outcome_unknown(
     with pytest.raises(OutcomeUnknownError) as info:
         await post(kasha)
     assert info.value.transaction_id == "tx-1"
+
+
+@pytest.mark.parametrize("status", ["ERROR", "ON_HOLD"])
+async def test_410_with_undecided_lookup_is_outcome_unknown(
+    mocked: aioresponses, kasha: KashaClient, status: str
+) -> None:
+    """A lost answer, 410, and a lookup in ERROR or an unknown status is unknown, not expired."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=410, payload=GONE)
+    mocked.get(TX, payload={"id": "tx-1", "status": status})
+    with pytest.raises(OutcomeUnknownError) as info:
+        await post(kasha)
+    assert info.value.transaction_id == "tx-1"
+    assert count(mocked, "POST", PAY) == 2
