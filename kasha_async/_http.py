@@ -192,6 +192,9 @@ class Transport:
         # Without signing the headers depend only on the content type: build them once,
         # already a CIMultiDict so aiohttp does not convert them again (~1 us a request).
         headers = self._header_cache.get(content_type)
+        if headers is None and content_type is not None and "boundary=" in content_type:
+            # Each multipart body has its own boundary: caching them would grow forever.
+            return CIMultiDict(self.headers_for(b"", content_type))
         if headers is None:
             headers = self._header_cache[content_type] = CIMultiDict(
                 self.headers_for(b"", content_type)
@@ -251,6 +254,10 @@ class Transport:
     async def _read(self, response: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         limit = self._max_response_bytes
         length = response.content_length
+        # Content-Length counts compressed bytes: a gzip answer is read chunk by chunk,
+        # decompressed, so a small bomb cannot unpack past the cap.
+        if length is not None and "Content-Encoding" in response.headers:
+            length = None
         if length is not None and length <= limit:
             return await response.read()
         chunks: list[bytes] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from kasha_async import (
 from kasha_async._constants import MAX_RESPONSE_BYTES
 from kasha_async._convert import parse
 from kasha_async._models import Transaction
+from tests.fixtures import sample_bytes
 from tests.test_http import Handler, client_for, serve
 
 BASE = "http://kasha.test"
@@ -179,3 +181,47 @@ async def test_410_with_undecided_lookup_is_outcome_unknown(
         await post(kasha)
     assert info.value.transaction_id == "tx-1"
     assert count(mocked, "POST", PAY) == 2
+
+
+# --- transport --------------------------------------------------------------------------------
+
+
+async def test_gzip_answer_is_capped_after_decompression() -> None:
+    """A small gzip answer that unpacks past the size cap is refused, not read whole."""
+    body = gzip.compress(sample_bytes("transaction") + b" " * (MAX_RESPONSE_BYTES + 1))
+
+    async def bomb(request: web.Request) -> web.Response:
+        return web.Response(body=body, headers={"Content-Encoding": "gzip"})
+
+    async with (
+        serve({("GET", "/v2/transactions/{id}"): bomb}) as url,
+        client_for(url) as kasha,
+    ):
+        with pytest.raises(ResponseFormatError, match="limit"):
+            await kasha.transactions.get("tx-1")
+
+
+async def test_small_gzip_answer_is_read() -> None:
+    """A gzip answer under the cap is decompressed and parsed as usual."""
+    body = gzip.compress(sample_bytes("transaction"))
+
+    async def zipped(request: web.Request) -> web.Response:
+        return web.Response(body=body, headers={"Content-Encoding": "gzip"})
+
+    async with (
+        serve({("GET", "/v2/transactions/{id}"): zipped}) as url,
+        client_for(url) as kasha,
+    ):
+        tx = await kasha.transactions.get("tx-1")
+    assert tx.id == "099cdc76-45d1-49e1-8985-e1c82dcfadb3"
+
+
+async def test_multipart_headers_are_not_cached_per_boundary(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """Unsigned multipart calls, each with its own boundary, leave the header cache bounded."""
+    url = f"{BASE}/v2/payment-suboptions"
+    for _ in range(3):
+        mocked.post(url, body=sample_bytes("payment-suboptions"))
+        await kasha.payments.suboptions(session_id="s", payment_option_id="po", multipart=True)
+    assert len(kasha._transport._header_cache) == 0
