@@ -33,6 +33,18 @@ class OpenedSession:
     handle: Any = attrs.field(default=None, eq=False, repr=False)
 
 
+def session_request(item: PayoutItem, redirect_url: str) -> PayoutOptionsRequest:
+    """The payout-options request that opens ``item``'s session, keyed by its reference."""
+    return PayoutOptionsRequest(
+        country=item.country,
+        currency=item.currency,
+        amount=item.amount,
+        redirect_url=redirect_url,
+        customer=item.customer,
+        merchant_reference=item.reference,
+    )
+
+
 class OptionNotFoundError(InvalidRequestError):
     """The payout option named by an item is not offered for its country."""
 
@@ -65,15 +77,7 @@ class ClientDriver:
 
     async def open(self, item: PayoutItem, *, redirect_url: str) -> OpenedSession:
         """Open a payout session and find the item's option (suboptions when no id is given)."""
-        request = PayoutOptionsRequest(
-            country=item.country,
-            currency=item.currency,
-            amount=item.amount,
-            redirect_url=redirect_url,
-            customer=item.customer,
-            merchant_reference=item.reference,
-        )
-        session = await self.kasha.payouts.options(request)
+        session = await self.kasha.payouts.options(session_request(item, redirect_url))
         wanted = item.option.casefold()
         for option in session.payment_options:
             if (option.name or "").casefold() == wanted or option.payment_option_id == item.option:
@@ -144,15 +148,7 @@ class FlowDriver(ClientDriver):
 
     async def open(self, item: PayoutItem, *, redirect_url: str) -> OpenedSession:
         """``PayoutFlow.start`` then ``choose`` the item's option (suboptions fetched)."""
-        flow = await PayoutFlow.start(
-            self.kasha,
-            country=item.country,
-            currency=item.currency,
-            amount=item.amount,
-            redirect_url=redirect_url,
-            customer=item.customer,
-            merchant_reference=item.reference,
-        )
+        flow = await PayoutFlow.start(self.kasha, session_request(item, redirect_url))
         try:
             option = flow.option(name=item.option)
         except InvalidRequestError as exc:
