@@ -5,7 +5,7 @@ Everything public is importable from here; the modules behind it are private.
 
 from ._client import KashaClient, Payments, Payouts, Refunds, Transactions
 from ._codes import CODE_TABLE, CodeInfo, KashaErrorCode, SettleAction, TransactionStatus
-from ._constants import PRODUCTION_BASE_URL, ROUTES
+from ._constants import PRODUCTION_BASE_URL
 from ._errors import (
     APIStatusError,
     AuthenticationError,
@@ -60,6 +60,7 @@ from ._models import (
     Transaction,
     TransactionError,
 )
+from ._operations import ROUTES
 from ._retry import RetryBudget, RetryStats, set_testing
 from ._version import __version__
 from .batch import PayoutItem, approve_held, run_payouts

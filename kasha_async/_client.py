@@ -24,7 +24,6 @@ from ._constants import (
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_SIGNATURE_KEY,
-    ROUTES,
 )
 from ._errors import (
     ConfigError,
@@ -49,6 +48,7 @@ from ._models import (
     SuboptionsRequest,
     Transaction,
 )
+from ._operations import ROUTES
 from ._retry import RetryBudget, RetryRunner, RetryStats, retry_after_seconds
 
 T = TypeVar("T")

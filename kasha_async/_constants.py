@@ -1,28 +1,6 @@
-"""Defaults in one place: routes, timeouts, limits and retry numbers."""
+"""Defaults in one place: timeouts, limits and retry numbers (operations: ``_operations``)."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from types import MappingProxyType
-
-#: Operation name -> (HTTP method, path). Paths include ``/v2`` (CONTRACT.md §3).
-#: A client can override any of them with ``KashaClient(routes={...})``.
-ROUTES: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {
-        "payments.create_session": ("POST", "/v2/payment-session"),
-        "payouts.create_session": ("POST", "/v2/payout-session"),
-        "payments.options": ("POST", "/v2/payment-options"),
-        "payments.suboptions": ("POST", "/v2/payment-suboptions"),
-        "payments.post": ("POST", "/v2/payment"),
-        "payments.hybrid": ("POST", "/v2/hybrid-payment"),
-        "payouts.options": ("POST", "/v2/payout-options"),
-        "payouts.suboptions": ("POST", "/v2/payout-suboptions"),
-        "payouts.create": ("POST", "/v2/payout"),
-        "payouts.settle": ("POST", "/v2/settle-payout"),
-        "refunds.create": ("POST", "/v2/refund"),
-        "transactions.get": ("GET", "/v2/transactions/{transaction_id}"),
-    }
-)
 
 #: The provider's public host: offered as a constant, never used silently (CONTRACT.md §1).
 PRODUCTION_BASE_URL = "https://api-gateway.kasha.io"

@@ -9,10 +9,7 @@ reconciliation and parsing live above it.
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import logging
 import os
 import time
@@ -38,6 +35,7 @@ from ._errors import (
     ResponseFormatError,
     redact_bytes,
 )
+from ._signing import sign
 from ._version import __version__
 
 logger = logging.getLogger("kasha_async")
@@ -89,11 +87,6 @@ class RawResponse:
 def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
     """aiohttp's per-request timeouts; immutable, so built once per pair (~1 us a request)."""
     return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-
-
-def sign(key: bytes, body: bytes) -> str:
-    """``base64(HMAC-SHA256(key, body))``, standard alphabet with padding (CONTRACT.md §1)."""
-    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
 
 
 def translate_client_error(exc: BaseException, *, method: str, path: str) -> KashaError:

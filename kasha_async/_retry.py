@@ -25,12 +25,12 @@ An outcome still unknown at the end is raised as :class:`OutcomeUnknownError`.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Generic, TypeVar
 
 import attrs
@@ -58,6 +58,7 @@ from ._errors import (
     ServerError,
     SessionGoneError,
 )
+from ._operations import OPERATIONS, Safety
 
 logger = logging.getLogger("kasha_async.retry")
 T = TypeVar("T")
@@ -65,33 +66,15 @@ T = TypeVar("T")
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 
-class Kind(enum.Enum):
-    """How safe a resend of an operation is."""
+#: How safe a resend is, per operation: the operation table's safety class.
+Kind = Safety
 
-    READ = "read"
-    SESSION = "session"
-    SUBMIT = "submit"
-    SETTLE = "settle"
-    REFUND = "refund"
+#: The policy table: operation name -> safety class, derived from ``_operations.OPERATIONS``.
+POLICY: Mapping[str, Safety] = MappingProxyType(
+    {name: op.safety for name, op in OPERATIONS.items()}
+)
 
-
-#: The policy table: operation name (a key of ``_constants.ROUTES``) -> kind.
-POLICY: dict[str, Kind] = {
-    "transactions.get": Kind.READ,
-    "payments.suboptions": Kind.READ,
-    "payouts.suboptions": Kind.READ,
-    "payments.options": Kind.SESSION,
-    "payouts.options": Kind.SESSION,
-    "payments.create_session": Kind.SESSION,
-    "payouts.create_session": Kind.SESSION,
-    "payments.hybrid": Kind.SESSION,
-    "payments.post": Kind.SUBMIT,
-    "payouts.create": Kind.SUBMIT,
-    "payouts.settle": Kind.SETTLE,
-    "refunds.create": Kind.REFUND,
-}
-
-_MONEY = frozenset({Kind.SUBMIT, Kind.SETTLE, Kind.REFUND})
+_MONEY = frozenset(kind for kind in Safety if kind.moves_money)
 _testing = False
 
 
@@ -207,7 +190,7 @@ def is_retryable(kind: Kind, exc: BaseException) -> bool:
         return False  # code 1100: never resent
     if isinstance(exc, RequestNotSentError | RateLimitError):
         return True
-    if kind in (Kind.SETTLE, Kind.REFUND):
+    if kind is Safety.LOOKUP:
         return isinstance(exc, _NotLanded)
     if isinstance(exc, ConnectionLostError | ResponseFormatError):
         return True
@@ -406,7 +389,7 @@ class _Call(Generic[T]):
         self.transaction_id = self.transaction_id or exc.transaction_id
         if isinstance(exc, OutcomeUnknownError) and exc.code is not None:
             return await self._settle_unknown(exc)  # 1100: look up, never resend
-        if self.kind is not Kind.SUBMIT:
+        if self.kind is not Safety.ONCE:
             return await self._landed_or_resend(exc)
         raise exc
 

@@ -18,7 +18,6 @@ after a newer one. The pieces, from the bottom up:
 from __future__ import annotations
 
 import enum
-import hmac
 import inspect
 import logging
 from collections import OrderedDict
@@ -29,7 +28,7 @@ from typing import Any, Protocol
 import attrs
 from aiohttp import web
 
-from . import _convert
+from . import _convert, _signing
 from ._codes import TransactionStatus
 from ._errors import (
     ConfigError,
@@ -41,7 +40,6 @@ from ._errors import (
     WebhookTooLargeError,
     redact_bytes,
 )
-from ._http import sign
 from ._models import Transaction
 
 __all__ = [
@@ -100,8 +98,7 @@ def _check_signature(raw_body: bytes, headers: Mapping[str, str], key: bytes) ->
     given = _signature_from(headers)
     if given is None or not given.strip():
         raise MissingSignatureError(f"webhook has no {SIGNATURE_HEADER} header")
-    expected = sign(key, raw_body).encode("ascii")
-    if not hmac.compare_digest(expected, given.strip().encode("utf-8", "replace")):
+    if not _signing.verify(key, raw_body, given):
         raise InvalidSignatureError(
             f"webhook {SIGNATURE_HEADER} does not match the body (tampered body or wrong key)"
         )

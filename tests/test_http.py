@@ -30,7 +30,8 @@ from kasha_async._constants import (
     DEFAULT_READ_TIMEOUT,
     MAX_RESPONSE_BYTES,
 )
-from kasha_async._http import encode_multipart, sign, translate_client_error
+from kasha_async._http import encode_multipart, translate_client_error
+from kasha_async._signing import sign
 from tests.fixtures import sample_bytes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

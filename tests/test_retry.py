@@ -364,11 +364,11 @@ def test_budget_refills_by_ratio_and_floor() -> None:
         (Kind.READ, ConnectionLostError("x"), True),
         (Kind.SESSION, ServerError("x", status_code=503), True),
         (Kind.READ, ServerError("x", status_code=501), False),
-        (Kind.SETTLE, ConnectionLostError("x"), False),
-        (Kind.REFUND, ServerError("x", status_code=503), False),
-        (Kind.SUBMIT, ConnectionLostError("x"), True),
-        (Kind.SUBMIT, OutcomeUnknownError("x", code=KashaErrorCode.CONTACT_SUPPORT), False),
-        (Kind.SUBMIT, AuthenticationError("x", status_code=401), False),
+        (Kind.LOOKUP, ConnectionLostError("x"), False),
+        (Kind.LOOKUP, ServerError("x", status_code=503), False),
+        (Kind.ONCE, ConnectionLostError("x"), True),
+        (Kind.ONCE, OutcomeUnknownError("x", code=KashaErrorCode.CONTACT_SUPPORT), False),
+        (Kind.ONCE, AuthenticationError("x", status_code=401), False),
     ],
 )
 def test_policy_table(kind: Kind, exc: Exception, expected: bool) -> None:

@@ -12,6 +12,7 @@
 See ``docs/sandbox.md`` for the routes, rules, triggers and the pytest plugin.
 """
 
+from .._signing import sign, verify
 from .app import create_app
 from .clock import ManualClock
 from .faults import FaultInjector, FaultKind, FaultRule
@@ -25,7 +26,7 @@ from .triggers import (
     trigger_amount,
     trigger_card,
 )
-from .webhooks import WebhookDelivery, sign, verify
+from .webhooks import WebhookDelivery
 
 __all__ = [
     "DEFAULT_API_KEY",

@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .._constants import ROUTES
+from .._operations import ROUTES
+from .._signing import verify
 from ._wire import (
     MAX_BODY_BYTES,
     STATE_KEY,
@@ -30,7 +31,7 @@ from .control import add_control_routes
 from .faults import BEFORE_HANDLER, FaultKind, FaultRule
 from .openapi import openapi_document
 from .state import Payload, SandboxError, SandboxState
-from .webhooks import WebhookDispatcher, verify
+from .webhooks import WebhookDispatcher
 
 CONTROL = "control"
 UNMATCHED = "unmatched"

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from .._constants import ROUTES
+from .._operations import ROUTES
 
 
 class FaultKind(enum.StrEnum):

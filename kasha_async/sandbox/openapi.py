@@ -4,22 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._constants import ROUTES
+from .._operations import OPERATIONS, ROUTES
 
-_SUMMARIES = {
-    "payments.create_session": "Hosted cashier payment link",
-    "payouts.create_session": "Hosted cashier payout link",
-    "payments.options": "Initiate a payment and list its options",
-    "payments.suboptions": "Payment suboptions (JSON or multipart/form-data)",
-    "payments.post": "Post the session's one payment",
-    "payments.hybrid": "Hosted cashier link for a preselected option",
-    "payouts.options": "Initiate a payout and list its options (array-wrapped)",
-    "payouts.suboptions": "Payout suboptions (array-wrapped, one options object)",
-    "payouts.create": "Create the session's one payout (PENDING)",
-    "payouts.settle": "APPROVE or DECLINE a PENDING payout",
-    "refunds.create": "Refund a COMPLETED payment by merchantReference",
-    "transactions.get": "Transaction status",
-}
 _ERRORS = {
     "400": "Validation (1000-1009) or decline (994-999, 1100, 3000-3026)",
     "401": "Bad x-api-key or x-signature",
@@ -34,7 +20,7 @@ _OBJECT = {"schema": {"type": "object"}}
 def _operation(name: str, method: str) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": name,
-        "summary": _SUMMARIES[name],
+        "summary": OPERATIONS[name].summary,
         "security": [{"apiKey": []}],
         "responses": {"200": {"description": "Success", "content": {"application/json": _OBJECT}}}
         | {code: {"description": text} for code, text in _ERRORS.items()},

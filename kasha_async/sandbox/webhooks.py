@@ -13,25 +13,14 @@ cancels and awaits.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import random
 
 import aiohttp
 import attrs
 
-from .. import _http
+from .._signing import sign
 from ._wire import dumps
 from .state import TransactionRecord
-
-
-def sign(key: str | bytes, body: bytes) -> str:
-    """``base64(HMAC-SHA256(key, body))``, the ``x-signature`` of requests and webhooks."""
-    return _http.sign(key.encode() if isinstance(key, str) else key, body)
-
-
-def verify(key: str | bytes, body: bytes, signature: str) -> bool:
-    """Constant-time check of an ``x-signature`` header against ``body``."""
-    return hmac.compare_digest(sign(key, body), signature.strip())
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,7 @@ import io
 import orjson
 import pytest
 
-from kasha_async._constants import ROUTES
+from kasha_async._operations import ROUTES
 from kasha_async.sandbox import FaultKind, Sandbox
 
 from ._helpers import Api, initiate_body
