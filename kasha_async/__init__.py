@@ -7,6 +7,7 @@ from ._client import KashaClient, Payments, Payouts, Refunds, Transactions
 from ._codes import CODE_TABLE, CodeInfo, KashaErrorCode, SettleAction, TransactionStatus
 from ._constants import PRODUCTION_BASE_URL
 from ._errors import (
+    AnswerMismatchError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
@@ -14,12 +15,21 @@ from ._errors import (
     ConflictError,
     ConnectionLostError,
     DeclinedError,
+    DuplicateReferenceError,
+    DuplicateTransactionError,
     FlowStateError,
+    IllegalTransitionError,
+    InputFileError,
+    InputMismatchError,
     InvalidRequestError,
     InvalidSignatureError,
+    JournalError,
+    JournalLockedError,
     KashaError,
+    LeaseLostError,
     MissingSignatureError,
     NotFoundError,
+    OptionNotFoundError,
     OutcomeUnknownError,
     RateLimitError,
     RequestNotSentError,
@@ -64,11 +74,12 @@ from ._operations import ROUTES
 from ._retry import RetryBudget, RetryStats, set_testing
 from ._version import __version__
 from .batch import PayoutItem, approve_held, run_payouts
-from .flows import FlowState, IllegalTransitionError, PaymentFlow, PayoutFlow
+from .flows import FlowState, PaymentFlow, PayoutFlow
 
 __all__ = [
     "APIStatusError",
     "Address",
+    "AnswerMismatchError",
     "AuthenticationError",
     "BadRequestError",
     "CODE_TABLE",
@@ -80,6 +91,8 @@ __all__ = [
     "ConnectionLostError",
     "Customer",
     "DeclinedError",
+    "DuplicateReferenceError",
+    "DuplicateTransactionError",
     "FlowState",
     "FlowStateError",
     "FormInput",
@@ -87,13 +100,19 @@ __all__ = [
     "Identification",
     "IllegalTransitionError",
     "InitiatedSession",
+    "InputFileError",
+    "InputMismatchError",
     "InvalidRequestError",
     "InvalidSignatureError",
+    "JournalError",
+    "JournalLockedError",
     "KashaClient",
     "KashaError",
     "KashaErrorCode",
+    "LeaseLostError",
     "MissingSignatureError",
     "NotFoundError",
+    "OptionNotFoundError",
     "OrderDetail",
     "OutcomeUnknownError",
     "PRODUCTION_BASE_URL",

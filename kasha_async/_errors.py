@@ -4,21 +4,31 @@
 
     KashaError
     ├── ConfigError (ValueError)          bad client configuration, found before any I/O
+    │   └── InputMismatchError            a resumed batch item differs from its journal record
     ├── InvalidRequestError (ValueError)  bad request arguments or form data, before any I/O
-    ├── FlowStateError (RuntimeError)     a flow step called out of order
+    │   ├── DuplicateReferenceError       a batch input repeats a reference; nothing sent
+    │   └── OptionNotFoundError           the named payment/payout option is not offered
+    ├── InputFileError (ValueError)       a batch input file is malformed; nothing sent
+    ├── FlowStateError (RuntimeError)     a flow step called out of order; nothing was sent
     │   ├── SessionExpiredError           the 30-minute session is over (client side)
-    │   └── SessionAlreadyUsedError       the session's one payment/payout was already sent
+    │   ├── SessionAlreadyUsedError       the session's one payment/payout was already sent
+    │   └── IllegalTransitionError        a status change the transition table forbids
     ├── TransportError                    the HTTP exchange itself failed
     │   └── RequestNotSentError           certainly never reached the server: safe to retry
     ├── OutcomeUnknownError               may have been processed: reconcile, never resend blindly
-    │   └── ConnectionLostError (TransportError)  reset/timeout after the request was written
+    │   ├── ConnectionLostError (TransportError)  reset/timeout after the request was written
+    │   └── AnswerMismatchError           an answer or lookup disagrees with what was sent
     ├── APIStatusError                    .status_code .body_excerpt .transaction_id .code
     │   ├── BadRequestError 400 · AuthenticationError 401 · NotFoundError 404
     │   ├── ConflictError 409 · SessionGoneError 410 · RateLimitError 429
     │   └── ServerError 5xx
     ├── DeclinedError                     .code (KashaErrorCode) .reason .transaction_id
-    │   └── ValidationError               codes 1000-1009: fix the request, the session survives
+    │   ├── ValidationError               codes 1000-1009: fix the request, the session survives
+    │   └── DuplicateTransactionError     code 3017 (400 or 409): the merchant reference is used
     ├── ResponseFormatError               the body is not JSON or not the contract's shape
+    ├── JournalError                      a batch journal cannot be opened, written or read
+    │   ├── JournalLockedError            another live runner holds the journal; nothing sent
+    │   └── LeaseLostError (RuntimeError) another worker holds the item now; write refused
     └── WebhookError                      an incoming webhook was rejected; .response_status
         ├── MissingSignatureError 401     no x-signature header
         ├── InvalidSignatureError 401     does not match the raw body: tampered or wrong key
@@ -119,6 +129,31 @@ class InvalidRequestError(KashaError, ValueError):
         self.problems = problems or (message,)
 
 
+class InputMismatchError(ConfigError):
+    """A resumed item differs (amount, currency, country) from what the journal recorded."""
+
+
+class DuplicateReferenceError(InvalidRequestError):
+    """The same reference appears twice in a batch input; nothing was sent."""
+
+
+class OptionNotFoundError(InvalidRequestError):
+    """The payment or payout option named (by name or id) is not offered for the session."""
+
+
+class InputFileError(KashaError, ValueError):
+    """The input file has malformed rows or duplicate references; nothing was sent.
+
+    ``problems`` lists every problem as ``"line N: what"``.
+    """
+
+    def __init__(self, path: str, problems: tuple[str, ...]) -> None:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{path}: {len(problems)} problem(s):\n  {shown}{more}")
+        self.problems = problems
+
+
 class FlowStateError(KashaError, RuntimeError):
     """A flow step was called in a state that does not allow it; nothing was sent."""
 
@@ -129,6 +164,15 @@ class SessionExpiredError(FlowStateError):
 
 class SessionAlreadyUsedError(FlowStateError):
     """The session already carried its one payment or payout: reconcile, do not resend."""
+
+
+class IllegalTransitionError(FlowStateError):
+    """A transition outside the flow's transition table was attempted; it is never applied.
+
+    Raised for a bug in the flow, or by ``refresh()``/``wait_final()`` when the
+    server reports a status that contradicts the flow's final state (``feed()``
+    logs that case instead of raising).
+    """
 
 
 class TransportError(KashaError):
@@ -151,6 +195,29 @@ class OutcomeUnknownError(KashaError):
 
 class ConnectionLostError(TransportError, OutcomeUnknownError):
     """The connection broke (reset, read timeout, truncated body) after the request was written."""
+
+
+class AnswerMismatchError(OutcomeUnknownError):
+    """An answer or a lookup names another amount, currency or option than the one sent.
+
+    Never a success: what the provider holds is not what was asked for, so the
+    outcome of the request is unknown until a person looks. ``field`` names what
+    differs; ``expected`` and ``actual`` are its two values.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        expected: str,
+        actual: str,
+        **context: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **context)
+        self.field = field
+        self.expected = expected
+        self.actual = actual
 
 
 class APIStatusError(KashaError):
@@ -217,8 +284,39 @@ class ValidationError(DeclinedError):
     """Codes 1000-1009: the request was invalid; the session can be used again."""
 
 
+class DuplicateTransactionError(DeclinedError):
+    """Code 3017, whatever the HTTP status (400 or 409): the merchant reference is taken.
+
+    ``merchant_reference`` names it when the SDK knows what it sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: KashaErrorCode = KashaErrorCode.DUPLICATE_TRANSACTION,
+        reason: str = KashaErrorCode.DUPLICATE_TRANSACTION.reason,
+        merchant_reference: str | None = None,
+        **context: Unpack[_ExchangeWithStatus],
+    ) -> None:
+        super().__init__(message, code=code, reason=reason, **context)
+        self.merchant_reference = merchant_reference
+
+
 class ResponseFormatError(KashaError):
     """The response body is not JSON, is truncated or too large, or not the contract's shape."""
+
+
+class JournalError(KashaError):
+    """A batch journal cannot be opened, written or read (disk full, read-only, missing path)."""
+
+
+class JournalLockedError(JournalError):
+    """Another live process holds the journal's lock; this one sent nothing."""
+
+
+class LeaseLostError(JournalError, RuntimeError):
+    """Another worker holds the item now (this worker's lease expired); its write was refused."""
 
 
 class WebhookError(KashaError):

@@ -7,8 +7,15 @@ reads any journal into a :class:`Report`. With a :class:`PostgresJournal`,
 of processes.
 """
 
-from ._driver import ClientDriver, FlowDriver, OpenedSession, OptionNotFoundError, PayoutDriver
-from ._items import DEFAULT_OPTION, InputFileError, PayoutFile, PayoutItem, load_items
+from .._errors import (
+    DuplicateReferenceError,
+    InputFileError,
+    InputMismatchError,
+    LeaseLostError,
+    OptionNotFoundError,
+)
+from ._driver import ClientDriver, FlowDriver, OpenedSession, PayoutDriver
+from ._items import DEFAULT_OPTION, PayoutFile, PayoutItem, load_items
 from ._journal import (
     ApproveMode,
     Claim,
@@ -17,7 +24,6 @@ from ._journal import (
     Journal,
     JournalRecord,
     JournalStats,
-    LeaseLostError,
     MemoryJournal,
     SQLiteJournal,
 )
@@ -26,8 +32,6 @@ from ._progress import BatchProgress, ProgressCallback
 from ._report import ItemResult, ItemStatus, Report, Summary, build_report, iter_results, write_csv
 from ._runner import (
     DEFAULT_REDIRECT_URL,
-    DuplicateReferenceError,
-    InputMismatchError,
     approve_held,
     run_payouts,
     run_worker,

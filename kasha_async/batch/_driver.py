@@ -15,7 +15,10 @@ import attrs
 
 from .._client import KashaClient
 from .._codes import SettleAction, TransactionStatus
-from .._errors import InvalidRequestError
+from .._errors import (
+    InvalidRequestError,
+    OptionNotFoundError,
+)
 from .._models import PayoutOptionsRequest, Transaction
 from ..flows import PayoutFlow
 from ._items import PayoutItem
@@ -43,10 +46,6 @@ def session_request(item: PayoutItem, redirect_url: str) -> PayoutOptionsRequest
         customer=item.customer,
         merchant_reference=item.reference,
     )
-
-
-class OptionNotFoundError(InvalidRequestError):
-    """The payout option named by an item is not offered for its country."""
 
 
 class PayoutDriver(Protocol):

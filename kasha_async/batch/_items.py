@@ -18,7 +18,10 @@ from typing import Any
 
 import attrs
 
-from .._errors import InvalidRequestError, KashaError
+from .._errors import (
+    InputFileError,
+    InvalidRequestError,
+)
 from .._models import Customer, amount_problems, to_amount
 
 #: The payout option used when a row names none.
@@ -64,19 +67,6 @@ def item_problems(item: PayoutItem) -> list[str]:
     if not item.option:
         problems.append("option must not be empty")
     return problems
-
-
-class InputFileError(KashaError, ValueError):
-    """The input file has malformed rows or duplicate references; nothing was sent.
-
-    ``problems`` lists every problem as ``"line N: what"``.
-    """
-
-    def __init__(self, path: str, problems: tuple[str, ...]) -> None:
-        shown = "\n  ".join(problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{path}: {len(problems)} problem(s):\n  {shown}{more}")
-        self.problems = problems
 
 
 def _blank_to_none(value: object) -> Any:

@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from .._errors import LeaseLostError  # noqa: F401  (re-exported)
 from ._items import PayoutItem
 
 T = TypeVar("T")
@@ -126,10 +127,6 @@ class Journal(Protocol):
 
     def scan(self, states: Collection[ItemState] | None = None) -> AsyncIterator[JournalRecord]:
         """Every record (in input order), or those in ``states``, streamed."""
-
-
-class LeaseLostError(RuntimeError):
-    """Another worker holds the item now (this worker's lease expired); its write was refused."""
 
 
 @attrs.frozen(kw_only=True, slots=True)

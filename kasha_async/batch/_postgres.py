@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from .._convert import parse, to_wire
-from .._errors import ConfigError
+from .._errors import ConfigError, LeaseLostError
 from .._models import Customer
 from ._items import PayoutItem
 from ._journal import (
@@ -46,7 +46,6 @@ from ._journal import (
     ItemState,
     JournalRecord,
     JournalStats,
-    LeaseLostError,
 )
 
 logger = logging.getLogger("kasha_async.batch")

@@ -38,8 +38,11 @@ from .._errors import (
     ConfigError,
     ConflictError,
     DeclinedError,
+    DuplicateReferenceError,
+    InputMismatchError,
     InvalidRequestError,
     KashaError,
+    LeaseLostError,
     SessionAlreadyUsedError,
     SessionExpiredError,
     SessionGoneError,
@@ -54,7 +57,6 @@ from ._journal import (
     ItemState,
     Journal,
     JournalRecord,
-    LeaseLostError,
     SQLiteJournal,
 )
 from ._postgres import PostgresJournal, is_postgres_dsn
@@ -76,14 +78,6 @@ _DUPLICATE = KashaErrorCode.DUPLICATE_TRANSACTION
 
 
 _Queue = asyncio.Queue[tuple[PayoutItem | None, JournalRecord] | None]
-
-
-class DuplicateReferenceError(InvalidRequestError):
-    """The same reference appears twice in the input; nothing was sent."""
-
-
-class InputMismatchError(ConfigError):
-    """A resumed item differs (amount, currency, country) from what the journal recorded."""
 
 
 @attrs.frozen(kw_only=True)

@@ -24,8 +24,8 @@ from typing import Any
 import click
 
 from .._client import KashaClient
-from .._errors import KashaError
-from ._items import InputFileError, PayoutFile, load_items
+from .._errors import InputFileError, KashaError
+from ._items import PayoutFile, load_items
 from ._journal import ApproveMode, Journal, SQLiteJournal
 from ._postgres import PostgresJournal, is_postgres_dsn
 from ._report import Report, build_report, iter_results, write_csv

@@ -3,8 +3,9 @@
 See ``docs/flows.md`` for the state diagram, the client-side rules and resumption.
 """
 
+from .._errors import IllegalTransitionError
 from ._base import DEFAULT_SAFETY_MARGIN, Clock
-from ._states import FlowState, IllegalTransitionError
+from ._states import FlowState
 from .payment import PaymentFlow
 from .payout import PayoutFlow
 

@@ -28,6 +28,7 @@ from .._errors import (
     ConflictError,
     DeclinedError,
     FlowStateError,
+    IllegalTransitionError,
     InvalidRequestError,
     NotFoundError,
     OutcomeUnknownError,
@@ -54,7 +55,6 @@ from ._forms import form_problems
 from ._states import (
     FlowKind,
     FlowState,
-    IllegalTransitionError,
     check_step,
     is_older,
     state_for_status,

@@ -25,7 +25,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from .._codes import TransactionStatus
-from .._errors import FlowStateError, KashaError, SessionAlreadyUsedError, SessionExpiredError
+from .._errors import (
+    FlowStateError,
+    IllegalTransitionError,
+    SessionAlreadyUsedError,
+    SessionExpiredError,
+)
 
 
 class FlowKind(enum.StrEnum):
@@ -54,15 +59,6 @@ class FlowState(enum.StrEnum):
     def is_terminal(self) -> bool:
         """Whether nothing can follow (COMPLETED still allows a refund, so it is terminal too)."""
         return self in TERMINAL
-
-
-class IllegalTransitionError(KashaError, RuntimeError):
-    """A transition outside :data:`TRANSITIONS` was attempted; it is never applied.
-
-    Raised for a bug in the flow, or by ``refresh()``/``wait_final()`` when the
-    server reports a status that contradicts the flow's final state (``feed()``
-    logs that case instead of raising).
-    """
 
 
 S = FlowState
