@@ -27,6 +27,7 @@ from ._wire import (
     json_response,
     read_body,
 )
+from .cashier import add_cashier_routes
 from .control import add_control_routes
 from .faults import BEFORE_HANDLER, FaultKind, FaultRule
 from .openapi import openapi_document
@@ -203,6 +204,7 @@ def create_app(state: SandboxState, webhooks: WebhookDispatcher | None = None) -
     state.add_listener(app[WEBHOOKS_KEY].on_status_change)
     _add_api_routes(app)
     add_control_routes(app)
+    add_cashier_routes(app)
     app.router.add_get("/openapi.json", _openapi, name="openapi")
     app.on_cleanup.append(_cleanup)
     return app

@@ -15,8 +15,6 @@ from aiohttp import web
 from ._wire import STATE_KEY, WEBHOOKS_KEY, decode_body, json_response
 from .state import SandboxError
 
-_PAGE = "<html><body><h1>Kasha sandbox {what}</h1><p>{hint}</p></body></html>"
-
 
 async def _body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
@@ -90,22 +88,6 @@ async def _webhooks(request: web.Request) -> web.StreamResponse:
     return json_response([attrs.asdict(d) for d in deliveries])
 
 
-def _page(what: str, hint: str) -> web.StreamResponse:
-    """A stand-in HTML page for a page the real provider would show the customer."""
-    return web.Response(text=_PAGE.format(what=what, hint=hint), content_type="text/html")
-
-
-async def _cashier_page(request: web.Request) -> web.StreamResponse:
-    return _page("hosted cashier", "Finish it with POST /_sandbox/transactions/{id}/complete.")
-
-
-async def _three_ds_page(request: web.Request) -> web.StreamResponse:
-    tx_id = request.match_info["transaction_id"]
-    return _page(
-        "3DS challenge", f"POST /_sandbox/transactions/{tx_id}/complete or /fail to finish 3DS."
-    )
-
-
 _ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
     ("GET", "/_sandbox/ledger", _ledger),
     ("GET", "/_sandbox/faults", _list_faults),
@@ -117,8 +99,6 @@ _ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespo
     ("POST", "/_sandbox/transactions/{transaction_id}/fail", _fail),
     ("POST", "/_sandbox/payouts/settle-processing", _settle_processing),
     ("GET", "/_sandbox/webhooks", _webhooks),
-    ("GET", "/_sandbox/cashier/{session_id}", _cashier_page),
-    ("GET", "/_sandbox/3ds/{transaction_id}", _three_ds_page),
 )
 
 

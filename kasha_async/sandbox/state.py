@@ -112,6 +112,9 @@ class Session:
     created_at: float
     used: bool = False
     attempts: int = 0
+    #: Where the hosted cashier sends the customer back, and the pages' language.
+    redirect_url: str = ""
+    language: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -367,7 +370,12 @@ class SandboxState:
     ) -> TransactionRecord:
         now, tx_id, session_id = self.clock.now_datetime(), self._new_id(), self._new_id()
         self.sessions[session_id] = Session(
-            id=session_id, kind=kind, transaction_id=tx_id, created_at=self.clock.now()
+            id=session_id,
+            kind=kind,
+            transaction_id=tx_id,
+            created_at=self.clock.now(),
+            redirect_url=req.redirect_url,
+            language=req.language,
         )
         payment = req if isinstance(req, PaymentOptionsRequest) else None
         tx = TransactionRecord(
