@@ -124,9 +124,11 @@ def field(form_input: FormInput, value: str = "") -> str:
     return f"{label}<input {' '.join(attributes)}>"
 
 
-def suboption_field(label: str, prompt: str, suboptions: Sequence[tuple[str, str]]) -> str:
+def suboption_field(
+    label: str, prompt: str, suboptions: Sequence[tuple[str, str]], chosen: str = ""
+) -> str:
     """The bank choice: a required ``<select name="optionId">``, on the same form as the inputs."""
-    control = _select("optionId", suboptions, "", required=True)
+    control = _select("optionId", suboptions, chosen, required=True)
     return (
         f'<label for="f-optionId">{esc(label)} <span class="muted">{esc(prompt)}</span></label>'
         + (control)
@@ -138,7 +140,8 @@ def problems_box(heading: str, problems: Sequence[str]) -> str:
     if not problems:
         return ""
     items = "".join(f"<li>{esc(p)}</li>" for p in problems)
-    return f'<div class="errors" role="alert"><p>{esc(heading)}</p><ul>{items}</ul></div>'
+    box = '<div class="errors" id="f-errors" role="alert">'
+    return f"{box}<p>{esc(heading)}</p><ul>{items}</ul></div>"
 
 
 def form(hidden: Mapping[str, str], fields: Sequence[str], submit: str) -> str:

@@ -109,6 +109,11 @@ def merchant_url(redirect_url: str, tx: TransactionRecord) -> str | None:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _see_other(location: str) -> web.Response:
+    """A 303 (returned, not raised: the sandbox's guard treats exceptions as bugs)."""
+    return web.Response(status=303, headers={**_HEADERS, "Location": location})
+
+
 def _html_response(page: _html.Page, status: int = 200) -> web.Response:
     return web.Response(
         text=page.render(), status=status, content_type="text/html", headers=_HEADERS
@@ -163,7 +168,7 @@ class Visit:
         target = merchant_url(self.session.redirect_url, self.tx)
         if target is None:  # not a URL a browser may be sent to: say so instead
             return self.message("back", self.tx.status.value)
-        raise web.HTTPSeeOther(target, headers=_HEADERS)
+        return _see_other(target)
 
     def declined(self, reason: str) -> web.Response:
         """The decline and its reason, then (meta refresh, 2 s) back to the merchant."""
@@ -233,11 +238,17 @@ def _form_page(
     typed: Mapping[str, str] | None = None,
 ) -> web.Response:
     """The chosen option: its bank choice and its inputs, one form, one submit button."""
-    keep = {} if method.is_card else dict(typed or {})  # card data is never written back
+    shown = dict(typed or {})
+    keep = {} if method.is_card else shown  # card data is never written back
     fields = []
     if method.suboptions:
         fields.append(
-            _html.suboption_field(visit.say("bank"), visit.say("choose_bank"), method.suboptions)
+            _html.suboption_field(
+                visit.say("bank"),
+                visit.say("choose_bank"),
+                method.suboptions,
+                shown.get("optionId", ""),
+            )
         )
     fields += [_html.field(fi, keep.get(fi.name, "")) for fi in method.inputs]
     submit = visit.say("submit_payout" if visit.tx.kind == "payout" else "submit_payment")
@@ -317,7 +328,7 @@ async def cashier_submit(request: web.Request) -> web.StreamResponse:
     if method.suboptions and sub_id not in {sub for sub, _ in method.suboptions}:
         problems.insert(0, f"optionId ({visit.say('bank')}): required")
     if problems:
-        return _form_page(visit, method, request, problems, typed)
+        return _form_page(visit, method, request, problems, {**typed, "optionId": sub_id})
     body: dict[str, Any] = {
         "sessionId": visit.session.id,
         "paymentOptionId": method.payment_option_id,
@@ -328,11 +339,11 @@ async def cashier_submit(request: web.Request) -> web.StreamResponse:
     try:
         answer = _send(visit, body, str(request.url.origin()))
     except SandboxError as exc:
-        return _refused(visit, method, request, exc, typed)
+        return _refused(visit, method, request, exc, {**typed, "optionId": sub_id})
     result = answer if isinstance(answer, dict) else answer[0]
     if result.get("resultType") == "redirect":  # 3DS: the challenge page, then the merchant
         open_challenge(request.app, visit.tx.id)
-        raise web.HTTPSeeOther(result["result"]["redirectUrl"], headers=_HEADERS)
+        return _see_other(result["result"]["redirectUrl"])
     return visit.back_to_merchant()
 
 
