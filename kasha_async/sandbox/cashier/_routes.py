@@ -99,13 +99,13 @@ def methods_for(tx: TransactionRecord) -> tuple[Method, ...]:
     )
 
 
-def merchant_url(redirect_url: str, tx: TransactionRecord) -> str | None:
+def merchant_url(redirect_url: str, transaction_id: str, status: str) -> str | None:
     """The session's ``redirectUrl`` plus ``transactionId`` and ``status``; None if not http(s)."""
     parts = urlsplit(redirect_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     query = parse_qsl(parts.query, keep_blank_values=True)
-    query += [("transactionId", tx.id), ("status", tx.status.value)]
+    query += [("transactionId", transaction_id), ("status", status)]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -165,14 +165,14 @@ class Visit:
 
     def back_to_merchant(self) -> web.Response:
         """303 to the session's ``redirectUrl`` with the transaction's id and current status."""
-        target = merchant_url(self.session.redirect_url, self.tx)
+        target = merchant_url(self.session.redirect_url, self.tx.id, self.tx.status.value)
         if target is None:  # not a URL a browser may be sent to: say so instead
             return self.message("back", self.tx.status.value)
         return _see_other(target)
 
     def declined(self, reason: str) -> web.Response:
         """The decline and its reason, then (meta refresh, 2 s) back to the merchant."""
-        target = merchant_url(self.session.redirect_url, self.tx)
+        target = merchant_url(self.session.redirect_url, self.tx.id, self.tx.status.value)
         body = _html.message(
             self.say("declined"), reason, css="declined", back_to=target, back=self.say("back")
         )
