@@ -1,10 +1,17 @@
 """A Starlette checkout: pay by card (3DS included), receive Kasha webhooks, show the status.
 
+Two integrations: the shop's own card form (the shop talks to the API), or the
+hosted cashier (the customer types on Kasha's page and comes back to the order
+page). Either way the order's status is what the webhooks say, never what the
+customer's browser brought back in the return URL's query.
+
 Routes::
 
-    GET  /                          the card form
+    GET  /                          the card form, and a "pay on Kasha's page" button
     POST /checkout                  PaymentFlow.start -> choose Card -> pay; then 303 to the
                                     3DS page (redirect_url) or straight to the order page
+    POST /checkout/hosted           PaymentFlow.cashier_link; then 303 to the hosted cashier,
+                                    which sends the customer back to the order page
     GET  /orders/{reference}        the order's status page (the customer comes back here)
     GET  /orders/{reference}.json   the same as JSON, for polling from the page
     POST /kasha/webhook             WebhookASGIApp: verify, dedupe, feed the order's flow
@@ -54,7 +61,10 @@ FORM_PAGE = """<html><body><h1>Checkout</h1>
 <input name="amount" value="130.00"> BRL<br><input name="name" placeholder="Your name"><br>
 <input name="cardnum" placeholder="Card number"><input name="cardholder" placeholder="Owner">
 <input name="expirymonth" placeholder="MM"><input name="expiryyear" placeholder="YYYY">
-<input name="cardcvv" placeholder="CVV"><br><button>Pay</button></form></body></html>"""
+<input name="cardcvv" placeholder="CVV"><br><button>Pay</button></form>
+<form method="post" action="/checkout/hosted">
+<input name="amount" value="130.00"> BRL<br><input name="name" placeholder="Your name"><br>
+<button id="hosted">Pay on Kasha's page</button></form></body></html>"""
 
 
 @attrs.define
@@ -114,9 +124,12 @@ async def form_page(request: Request) -> Response:
     return HTMLResponse(FORM_PAGE)
 
 
-async def _start_order(shop: Shop, form: dict[str, str], client_ip: str | None) -> PaymentFlow:
+async def _start_order(
+    shop: Shop, form: dict[str, str], client_ip: str | None, *, hosted: bool = False
+) -> PaymentFlow:
     reference = f"order-{uuid.uuid4().hex[:16]}"
-    flow = await PaymentFlow.start(
+    open_flow = PaymentFlow.cashier_link if hosted else PaymentFlow.start
+    flow = await open_flow(
         shop.kasha,
         country="BR",
         currency="BRL",
@@ -151,6 +164,19 @@ async def checkout(request: Request) -> Response:
     return RedirectResponse(result.redirect_url or order_page, status_code=303)
 
 
+async def hosted_checkout(request: Request) -> Response:
+    """Open a hosted-cashier session and send the customer there; they return to the order."""
+    shop, form = _shop(request), await _form(request)
+    client_ip = request.client.host if request.client else None
+    try:
+        flow = await _start_order(shop, form, client_ip, hosted=True)
+    except InvalidOperation:
+        return _problem_page(["amount must be a number like 130.00"])
+    except InvalidRequestError as exc:
+        return _problem_page(exc.problems)
+    return RedirectResponse(flow.cashier_url or f"/orders/{flow.merchant_reference}", 303)
+
+
 def _status_of(flow: PaymentFlow) -> dict[str, str | None]:
     tx = flow.transaction
     reason = tx.errors.msg if tx is not None and tx.errors is not None else None
@@ -167,7 +193,9 @@ async def order_page(request: Request) -> Response:
     status = _status_of(flow)
     if as_json:
         return JSONResponse(status)
-    done = "" if flow.state.is_terminal else "<p>Waiting for the bank… refresh in a moment.</p>"
+    done = ""
+    if not flow.state.is_terminal:  # the webhook may land after the customer: look again soon
+        done = '<meta http-equiv="refresh" content="1"><p>Waiting for the bank…</p>'
     reference, state = html.escape(status["reference"] or ""), html.escape(status["status"] or "")
     heading = f"Order {reference}: <b id='status'>{state}</b>"
     return HTMLResponse(f"<html><body><h1>{heading}</h1>{done}</body></html>")
@@ -181,6 +209,7 @@ def create_app(kasha: KashaClient, *, webhook_key: str, public_url: str) -> Star
         routes=[
             Route("/", form_page),
             Route("/checkout", checkout, methods=["POST"]),
+            Route("/checkout/hosted", hosted_checkout, methods=["POST"]),
             Route("/orders/{reference}", order_page),
             Route("/kasha/webhook", webhook, methods=["POST"]),
         ]

@@ -54,7 +54,7 @@ class Shop:
 
 
 class Relay:
-    """The shop's public URL: 127.0.0.1:0, passing every POST, raw, to the ASGI app."""
+    """The shop's public URL: 127.0.0.1:0, passing every request, raw, to the ASGI app."""
 
     def __init__(self, app: Starlette) -> None:
         self._asgi = httpx.AsyncClient(
@@ -65,12 +65,15 @@ class Relay:
 
     async def _relay(self, request: web.Request) -> web.Response:
         body, headers = await request.read(), dict(request.headers)
-        answer = await self._asgi.post(request.path, content=body, headers=headers)
-        return web.Response(status=answer.status_code, body=answer.content)
+        answer = await self._asgi.request(
+            request.method, request.path_qs, content=body, headers=headers
+        )
+        kept = {k: v for k, v in answer.headers.items() if k in ("location", "content-type")}
+        return web.Response(status=answer.status_code, body=answer.content, headers=kept)
 
     async def __aenter__(self) -> Relay:
         server = web.Application()
-        server.router.add_post("/{path:.*}", self._relay)
+        server.router.add_route("*", "/{path:.*}", self._relay)
         self._runner = web.AppRunner(server, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -127,6 +130,19 @@ async def test_checkout_3ds_redirect_then_completion(shop: Shop) -> None:
     assert (await shop.status(order_url))["status"] == "SUBMITTED"  # PENDING: still in 3DS
     await shop.sandbox.complete(transaction_id)  # the customer passes the challenge
     assert (await shop.status(order_url))["status"] == "COMPLETED"
+
+
+async def test_checkout_hosted_sends_the_customer_to_the_cashier(shop: Shop) -> None:
+    """The hosted path opens a cashier session and 303s to its page, which returns to the order."""
+    answer = await shop.client.post("/checkout/hosted", data={"amount": "130.00", "name": "Jo"})
+    assert answer.status_code == 303
+    cashier_url = answer.headers["location"]
+    assert cashier_url.startswith(shop.sandbox.base_url + "/_sandbox/cashier/")
+    (transaction,) = shop.sandbox.ledger().transactions.values()
+    order_url = f"/orders/{transaction.merchant_reference}"
+    assert (await shop.status(order_url))["status"] == "SUBMITTED"
+    page = await shop.client.get(order_url)
+    assert '<meta http-equiv="refresh"' in page.text  # not final yet: the page looks again
 
 
 async def test_checkout_declined_card_shows_the_decline(shop: Shop) -> None:
