@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-more lint clean
+.PHONY: demo test bench bench-more lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,21 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+# Headless Chromium for tests/browser: Debian's chromium and chromium-driver, installed with
+# apt-get when we are root and it is there (only if /usr/bin/chromedriver is missing); anywhere
+# else the browser tests fail naming the two packages. Nothing is downloaded at test time.
+CHROMEDRIVER := /usr/bin/chromedriver
+BROWSER_PACKAGES := chromium chromium-driver
+
+browser:
+	@if [ -x $(CHROMEDRIVER) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	else \
+		echo "make browser: cannot install $(BROWSER_PACKAGES) (needs root and apt-get); install them yourself" >&2; \
+	fi
+
+test: lint browser
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report --skip-covered --sort=cover
 
