@@ -80,5 +80,5 @@ def test_hosted_checkout_pays_the_order_through_the_webhook(storefront: Storefro
     cashier.shot("example-order-paid")
     (transaction,) = cashier.loop.call(storefront.sandbox.ledger).transactions.values()
     assert transaction.status.value == "COMPLETED"
-    assert transaction.merchant_reference in browser.current_url
+    assert f"/orders/{transaction.merchant_reference}?" in browser.current_url
     assert "COMPLETED" in cashier.webhook_statuses(transaction.id)

@@ -85,8 +85,14 @@ def methods_for(tx: TransactionRecord) -> tuple[Method, ...]:
     if tx.kind == "payout":
         spec = payout_option_for(tx.country)
         subs = ((spec.suboption_id, spec.suboption_name),)
-        return (Method(payment_option_id=spec.payment_option_id, name=spec.name, is_card=False,
-                       suboptions=subs, inputs=_inputs(spec.form_inputs)),)  # fmt: skip
+        payout = Method(
+            payment_option_id=spec.payment_option_id,
+            name=spec.name,
+            is_card=False,
+            suboptions=subs,
+            inputs=_inputs(spec.form_inputs),
+        )
+        return (payout,)
     return tuple(
         Method(
             payment_option_id=spec.payment_option_id,
@@ -182,7 +188,7 @@ class Visit:
 # --- the cashier -----------------------------------------------------------------------------
 
 
-def _unknown(state: SandboxState) -> web.Response:
+def _unknown() -> web.Response:
     lang, words = texts_for(None)
     body = _html.message(words["unknown"], words["unknown_body"])
     return _html_response(
@@ -195,7 +201,7 @@ def _open_visit(request: web.Request) -> Visit | web.Response:
     state = request.app[STATE_KEY]
     session = state.sessions.get(request.match_info["session_id"])
     if session is None:
-        return _unknown(state)
+        return _unknown()
     visit = Visit.of(state, session)
     if session.used:
         return visit.message(
@@ -383,7 +389,7 @@ def _challenge_visit(request: web.Request) -> Visit | web.Response:
     state = request.app[STATE_KEY]
     tx = state.transactions.get(request.match_info["transaction_id"])
     if tx is None or tx.kind != "payment":
-        return _unknown(state)
+        return _unknown()
     visit = Visit.of(state, state.sessions[tx.session_id])
     if tx.status is not S.PENDING:  # over (passed, failed, abandoned): the merchant knows the rest
         return visit.back_to_merchant()
