@@ -5,22 +5,12 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from kasha_async.demo import card
 from kasha_async.sandbox import SUCCESS_CARD, THREE_DS_CARD, trigger_card
 from kasha_async.sandbox.cashier import CHALLENGE_TIMEOUT_SECONDS
 from kasha_async.sandbox.options import find_payment_option, payment_options_for
 
 from .conftest import Cashier
-
-
-def card(number: str) -> dict[str, str]:
-    """The card form's values, named as the Card option's formInputs."""
-    return {
-        "cardnum": number,
-        "cardholder": "Ana Souza",
-        "expirymonth": "01",
-        "expiryyear": "2030",
-        "cardcvv": "123",
-    }
 
 
 def open_card_form(cashier: Cashier) -> str:
@@ -74,12 +64,18 @@ def test_trigger_card_shows_the_decline_with_its_reason(cashier: Cashier) -> Non
     assert (declined.status.value, declined.errors and declined.errors.code) == ("DECLINED", 3000)
 
 
-def test_3ds_card_authenticated_completes(cashier: Cashier) -> None:
-    """The 3DS card opens a top-level challenge that waits (payment_delay=0); Authenticate pays."""
+def open_challenge(cashier: Cashier) -> str:
+    """Pay with the 3DS card on the cashier and land on its challenge; the transaction id."""
     tx_id = open_card_form(cashier)
     cashier.fill(card(THREE_DS_CARD))
     cashier.submit()
     assert f"/_sandbox/3ds/{tx_id}" in cashier.browser.current_url
+    return tx_id
+
+
+def test_3ds_card_authenticated_completes(cashier: Cashier) -> None:
+    """The 3DS card opens a top-level challenge that waits (payment_delay=0); Authenticate pays."""
+    tx_id = open_challenge(cashier)
     assert not cashier.has("iframe")
     cashier.shot("3ds-challenge")
     assert cashier.transaction(tx_id).status.value == "PENDING"
@@ -91,9 +87,7 @@ def test_3ds_card_authenticated_completes(cashier: Cashier) -> None:
 
 def test_3ds_card_failed_is_declined(cashier: Cashier) -> None:
     """Fail on the challenge declines the payment with 3010 and returns DECLINED."""
-    tx_id = open_card_form(cashier)
-    cashier.fill(card(THREE_DS_CARD))
-    cashier.submit()
+    tx_id = open_challenge(cashier)
     cashier.click("fail")
     assert cashier.text("detail") == "Customer has failed 3DS."
     assert cashier.wait_for_merchant() == {"transactionId": tx_id, "status": "DECLINED"}
@@ -103,9 +97,7 @@ def test_3ds_card_failed_is_declined(cashier: Cashier) -> None:
 
 def test_3ds_abandoned_is_declined_3003_after_the_timeout(cashier: Cashier) -> None:
     """Abandon leaves the payment PENDING until the challenge times out on the sandbox clock."""
-    tx_id = open_card_form(cashier)
-    cashier.fill(card(THREE_DS_CARD))
-    cashier.submit()
+    tx_id = open_challenge(cashier)
     cashier.click("abandon")
     assert cashier.text("message") == "Verification closed"
     assert not cashier.has("form")

@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
+from kasha_async.demo import card
 from kasha_async.sandbox import SUCCESS_CARD, Sandbox, trigger_card
 from kasha_async.sandbox.cashier import merchant_url
 from kasha_async.sandbox.options import payment_options_for
@@ -49,14 +50,7 @@ def open_session(sb: Sandbox, **fields: Any) -> dict[str, Any]:
 
 def card_form(number: str) -> dict[str, str]:
     """The Card option's form as a browser posts it."""
-    return {
-        "paymentOptionId": CARD_ID,
-        "cardnum": number,
-        "cardholder": "Ana Souza",
-        "expirymonth": "01",
-        "expiryyear": "2030",
-        "cardcvv": "123",
-    }
+    return {"paymentOptionId": CARD_ID, **card(number)}
 
 
 async def test_pages_follow_the_session_language(sb: Sandbox, http: aiohttp.ClientSession) -> None:

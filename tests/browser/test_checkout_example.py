@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from examples.checkout_app import create_app
 from kasha_async import KashaClient
+from kasha_async.demo import card
 from kasha_async.sandbox import SUCCESS_CARD, Sandbox
 from tests.test_examples import WEBHOOK_KEY, Relay
 
@@ -62,15 +63,7 @@ def test_hosted_checkout_pays_the_order_through_the_webhook(storefront: Storefro
     cashier.click("hosted")
     assert browser.current_url.startswith(storefront.sandbox.base_url + "/_sandbox/cashier/")
     browser.find_element(By.LINK_TEXT, "Card").click()
-    cashier.fill(
-        {
-            "cardnum": SUCCESS_CARD,
-            "cardholder": "Ana Souza",
-            "expirymonth": "01",
-            "expiryyear": "2030",
-            "cardcvv": "123",
-        }
-    )
+    cashier.fill(card(SUCCESS_CARD))
     cashier.submit()
     assert browser.current_url.startswith(storefront.url + "/orders/order-")
     assert "status=COMPLETED" in browser.current_url
