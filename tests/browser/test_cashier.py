@@ -49,6 +49,7 @@ def test_card_payment_completes_and_returns_to_the_merchant(cashier: Cashier) ->
     cashier.browser.refresh()
     assert "already been used" in cashier.text("message")
     assert not cashier.has("form")
+    cashier.shot("cashier-used")
 
 
 def test_trigger_card_shows_the_decline_with_its_reason(cashier: Cashier) -> None:
@@ -90,6 +91,7 @@ def test_3ds_card_failed_is_declined(cashier: Cashier) -> None:
     tx_id = open_challenge(cashier)
     cashier.click("fail")
     assert cashier.text("detail") == "Customer has failed 3DS."
+    cashier.shot("3ds-failed")
     assert cashier.wait_for_merchant() == {"transactionId": tx_id, "status": "DECLINED"}
     failed = cashier.transaction(tx_id)
     assert (failed.status.value, failed.errors and failed.errors.code) == ("DECLINED", 3010)
@@ -101,6 +103,7 @@ def test_3ds_abandoned_is_declined_3003_after_the_timeout(cashier: Cashier) -> N
     cashier.click("abandon")
     assert cashier.text("message") == "Verification closed"
     assert not cashier.has("form")
+    cashier.shot("3ds-abandoned")
     assert cashier.transaction(tx_id).status.value == "PENDING"
     cashier.loop.call(lambda: cashier.sandbox.clock.advance(CHALLENGE_TIMEOUT_SECONDS))
     abandoned = cashier.wait_status(tx_id, "DECLINED")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -80,8 +81,11 @@ async def test_pages_escape_merchant_data_and_fetch_nothing(
     assert not re.search(r"(src|href)=\"https?://", text)
 
 
-async def test_card_data_stays_out_of_the_ledger(sb: Sandbox, http: aiohttp.ClientSession) -> None:
-    """A cashier card payment 303s to redirectUrl; no typed card field reaches the ledger."""
+async def test_card_data_stays_out_of_the_ledger_and_logs(
+    sb: Sandbox, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cashier card payment 303s to redirectUrl; no typed card field reaches ledger or logs."""
+    caplog.set_level(logging.DEBUG)
     link = open_session(sb)
     form = card_form(SUCCESS_CARD)
     async with http.post(link["cashierUrl"], data=form, allow_redirects=False) as answer:
@@ -91,6 +95,7 @@ async def test_card_data_stays_out_of_the_ledger(sb: Sandbox, http: aiohttp.Clie
     assert location == f"https://shop.example/return?order=7&transactionId={tx_id}&status=COMPLETED"
     ledger = orjson.dumps(sb.ledger().to_json()).decode()
     assert all(form[name] not in ledger for name in ("cardnum", "cardholder", "cardcvv"))
+    assert SUCCESS_CARD not in caplog.text
 
 
 async def test_validation_trigger_keeps_the_session_usable(
