@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from kasha_async.demo import card
-from kasha_async.sandbox import SUCCESS_CARD, Sandbox, trigger_card
+from kasha_async.sandbox import SUCCESS_CARD, THREE_DS_CARD, Sandbox, trigger_card
 from kasha_async.sandbox.cashier import merchant_url
 from kasha_async.sandbox.options import payment_options_for
 
@@ -34,17 +34,21 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def open_session(sb: Sandbox, **fields: Any) -> dict[str, Any]:
-    """A hosted-cashier payment session."""
+def open_body(**fields: Any) -> dict[str, Any]:
+    """A session request returning to a shop URL that has a query of its own."""
     body = {
         "country": "BR",
         "currency": "BRL",
         "amount": "130.00",
         "redirectUrl": "https://shop.example/return?order=7",
         "customer": {"name": "Ana"},
-        **fields,
     }
-    answer = sb.state.initiate("payment", body, cashier_origin=sb.base_url)
+    return {**body, **fields}
+
+
+def open_session(sb: Sandbox, **fields: Any) -> dict[str, Any]:
+    """A hosted-cashier payment session."""
+    answer = sb.state.initiate("payment", open_body(**fields), cashier_origin=sb.base_url)
     assert isinstance(answer, dict)
     return answer
 
@@ -131,3 +135,39 @@ def test_merchant_url_adds_the_two_parameters_and_refuses_other_schemes() -> Non
     joined = merchant_url("http://m/r?a=1", "t-1", "DECLINED")
     assert joined == "http://m/r?a=1&transactionId=t-1&status=DECLINED"
     assert merchant_url("javascript:alert(1)", "t-1", "DECLINED") is None
+
+
+async def test_api_3ds_redirect_opens_the_challenge(http: aiohttp.ClientSession) -> None:
+    """An API 3DS payment's redirectUrl is the challenge; Authenticate 303s back COMPLETED."""
+    async with Sandbox(payment_delay=None) as sb:
+        opened = sb.state.initiate("payment", open_body())
+        assert isinstance(opened, dict)
+        post = {"sessionId": opened["sessionId"], "paymentOptionId": CARD_ID}
+        answer = sb.state.post_payment(
+            {**post, "extraData": card(THREE_DS_CARD)}, origin=sb.base_url
+        )
+        assert isinstance(answer, dict)
+        challenge = answer["result"]["redirectUrl"]
+        async with http.get(challenge) as page:
+            text = await page.text()
+        assert all(f'value="{a}"' in text for a in ("authenticate", "fail", "abandon"))
+        form = {"action": "authenticate"}
+        async with http.post(challenge, data=form, allow_redirects=False) as done:
+            assert done.status == 303
+            assert done.headers["Location"].endswith("&status=COMPLETED")
+        assert sb.ledger().transactions[opened["transactionId"]].status.value == "COMPLETED"
+
+
+async def test_an_open_challenge_ends_with_the_sandbox(http: aiohttp.ClientSession) -> None:
+    """Stopping a sandbox with a challenge still open cancels its watcher cleanly."""
+    sb = Sandbox(payment_delay=None)
+    await sb.start()
+    link = open_session(sb)
+    async with http.post(
+        link["cashierUrl"], data=card_form(THREE_DS_CARD), allow_redirects=False
+    ) as answer:
+        assert answer.status == 303
+        assert "/_sandbox/3ds/" in answer.headers["Location"]
+    await sb.stop()
+    assert sb.state.transactions[link["transactionId"]].status.value == "PENDING"
+    assert not sb.state.internal_errors
