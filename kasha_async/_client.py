@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from . import _convert, _reconcile
+from . import _convert, _reconcile, _redact
 from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
@@ -30,7 +30,6 @@ from ._errors import (
     KashaError,
     ResponseFormatError,
     error_from_response,
-    redact_bytes,
 )
 from ._http import DEFAULT_TIMEOUT, RawResponse, Timeout, Transport, encode_multipart
 from ._models import (
@@ -49,6 +48,7 @@ from ._models import (
     Transaction,
 )
 from ._operations import ROUTES
+from ._redact import redact_bytes
 from ._retry import RetryBudget, RetryRunner, RetryStats, retry_after_seconds
 
 T = TypeVar("T")
@@ -249,7 +249,9 @@ class KashaClient:
             body = _convert.dumps(_convert.to_wire(request))
         timeout = self._timeout
         send = self._transport.send
-        scrub = self._transport.scrub
+        scrub = _redact.with_sent_values(
+            self._transport.scrub, getattr(request, "extra_data", None)
+        )
 
         async def attempt() -> T:
             raw = await send(method, path, body, timeout=timeout, content_type=content_type)

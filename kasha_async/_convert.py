@@ -33,7 +33,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import _models as m
 from ._codes import KashaErrorCode, SettleAction, TransactionStatus
-from ._errors import ResponseFormatError, redact_bytes
+from ._errors import ResponseFormatError
+from ._redact import redact_bytes
 
 T = TypeVar("T")
 
@@ -352,9 +353,12 @@ def loads(body: bytes) -> Any:
             data = json.loads(body, parse_float=Decimal)
         return data
     except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
-        raise ResponseFormatError(
-            f"response is not valid JSON ({type(exc).__name__})", body_excerpt=redact_bytes(body)
-        ) from None
+        failure = type(exc).__name__
+    # Raised outside the handler: the decoder's error holds the whole body in ``doc``,
+    # and ``from None`` would still keep it reachable as ``__context__``.
+    raise ResponseFormatError(
+        f"response is not valid JSON ({failure})", body_excerpt=redact_bytes(body)
+    )
 
 
 def dumps(payload: Any) -> bytes:
@@ -367,14 +371,14 @@ def parse(cls: type[T], data: Any) -> T:
     try:
         return _converter.structure(data, cls)
     except RecursionError:
-        raise ResponseFormatError(f"{cls.__name__}: {_MAX_DEPTH_HINT}") from None
+        message = f"{cls.__name__}: {_MAX_DEPTH_HINT}"
     except Exception as exc:
         # KeyError names a missing field and our hooks' TypeErrors name types; other
         # messages (datetime's "Invalid isoformat string: '...'") quote the value.
         detail = f": {exc}" if isinstance(exc, KeyError | TypeError) else ""
-        raise ResponseFormatError(
-            f"response does not match {cls.__name__}: {type(exc).__name__}{detail}"[:300]
-        ) from None
+        message = f"response does not match {cls.__name__}: {type(exc).__name__}{detail}"[:300]
+    # Outside the handler, so the original (which may quote a value) is not ``__context__``.
+    raise ResponseFormatError(message)
 
 
 def to_wire(obj: Any) -> dict[str, Any]:
