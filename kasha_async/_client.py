@@ -7,13 +7,14 @@ attempts, each attempt is one :meth:`Transport.send` plus :func:`_decode`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -24,6 +25,7 @@ from ._constants import (
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_SIGNATURE_KEY,
+    LOOPBACK_HOSTS,
 )
 from ._errors import (
     ConfigError,
@@ -96,12 +98,44 @@ def _resolve_routes(routes: Mapping[str, tuple[str, str]]) -> dict[str, _Route]:
     }
 
 
+def _check_key(name: str, key: str) -> None:
+    """Refuse a key with a control character (a pasted newline) before it reaches a header."""
+    bad = next((char for char in key if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F), None)
+    if bad is not None:
+        # The message names the character's position, never the key.
+        raise ConfigError(
+            f"{name} holds a control character ({bad!r} at position {key.index(bad)}): "
+            "strip the whitespace a copy or an environment file added"
+        )
+
+
+def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> None:
+    """An http(s) URL; plain http only to a loopback host unless explicitly allowed."""
+    if not base_url or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base_url must be an http(s) URL: pass base_url= or set {ENV_BASE_URL}")
+    if base_url.startswith("https://") or allow_insecure_http:
+        return
+    host = urlsplit(base_url).hostname or ""
+    if host not in LOOPBACK_HOSTS:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConfigError(
+                f"base_url {base_url!r} is plain http to {host!r}: the API key would travel "
+                "in clear text; use https (allow_insecure_http=True for a trusted test proxy)"
+            )
+
+
 class KashaClient:
     """An async client for the Kasha payments API v2.
 
     Use it as ``async with KashaClient(...) as kasha:`` or call :meth:`close`.
     Arguments not given are read from ``KASHA_API_KEY``, ``KASHA_BASE_URL`` and
-    ``KASHA_SIGNATURE_KEY``. Nothing is sent until the first call.
+    ``KASHA_SIGNATURE_KEY``. Nothing is sent until the first call. Keys with control
+    characters and plain ``http://`` to anything but loopback are refused with
+    :class:`ConfigError` (``allow_insecure_http=True`` allows a trusted test proxy).
     """
 
     def __init__(
@@ -116,6 +150,7 @@ class KashaClient:
         routes: Mapping[str, tuple[str, str]] | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         retry_budget: RetryBudget | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self._is_copy = False  # first: __del__ must work even if construction fails
         api_key = api_key or os.environ.get(ENV_API_KEY)
@@ -123,10 +158,10 @@ class KashaClient:
         signature_key = signature_key or os.environ.get(ENV_SIGNATURE_KEY) or None
         if not api_key:
             raise ConfigError(f"no API key: pass api_key= or set {ENV_API_KEY}")
-        if not base_url or not base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"base_url must be an http(s) URL: pass base_url= or set {ENV_BASE_URL}"
-            )
+        _check_key("api_key", api_key)
+        if signature_key is not None:
+            _check_key("signature_key", signature_key)
+        _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         unknown = set(routes or ()) - set(ROUTES)
         if unknown:
             raise ConfigError(f"unknown operations in routes: {sorted(unknown)}")

@@ -27,6 +27,10 @@ RETRY_BUDGET_FLOOR_PER_SECOND = 2.0
 #: ... and the bucket never holds more than this many retries.
 RETRY_BUDGET_MAX_TOKENS = 20.0
 
+#: Host names plain ``http://`` may reach without ``allow_insecure_http`` (and any
+#: loopback address: 127.0.0.0/8, ::1).
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"localhost"})
+
 ENV_API_KEY = "KASHA_API_KEY"
 ENV_BASE_URL = "KASHA_BASE_URL"
 ENV_SIGNATURE_KEY = "KASHA_SIGNATURE_KEY"

@@ -444,6 +444,63 @@ def test_bad_configuration_is_a_config_error(
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"api_key": API_KEY + "\n"},
+        {"api_key": "key\twith-tab"},
+        {"api_key": API_KEY + "\x7f"},
+        {"api_key": API_KEY, "signature_key": SIGNATURE_KEY + "\r\n"},
+        {"api_key": API_KEY, "signature_key": "sig\x00nul-key"},
+    ],
+    ids=["key-newline", "key-tab", "key-del", "signature-crlf", "signature-nul"],
+)
+def test_control_characters_in_keys_are_config_errors(
+    no_env: pytest.MonkeyPatch, kwargs: dict[str, Any]
+) -> None:
+    """A key with a newline or any control character is refused at construction, unquoted."""
+    with pytest.raises(ConfigError) as info:
+        KashaClient(base_url=BASE, **kwargs)
+    assert "control character" in str(info.value)
+    assert API_KEY not in str(info.value)
+    assert SIGNATURE_KEY not in str(info.value)
+
+
+def test_control_characters_in_environment_keys_are_config_errors(
+    no_env: pytest.MonkeyPatch,
+) -> None:
+    """A key read from the environment with a trailing newline is refused the same way."""
+    no_env.setenv("KASHA_API_KEY", API_KEY + "\n")
+    with pytest.raises(ConfigError):
+        KashaClient(base_url=BASE)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.kasha.test", "http://10.0.0.5:8080", "http://[2001:db8::1]", "http://0.0.0.0"],
+)
+def test_plain_http_beyond_loopback_is_refused(no_env: pytest.MonkeyPatch, url: str) -> None:
+    """Plain http to a non-loopback host is a ConfigError: the key would travel in clear."""
+    with pytest.raises(ConfigError) as info:
+        KashaClient(api_key=API_KEY, base_url=url)
+    assert "allow_insecure_http" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost:9", "http://[::1]:80"],
+)
+def test_plain_http_to_loopback_is_allowed(no_env: pytest.MonkeyPatch, url: str) -> None:
+    """Plain http to 127.0.0.0/8, ::1 or localhost is accepted (a local sandbox)."""
+    assert KashaClient(api_key=API_KEY, base_url=url).base_url == url.rstrip("/")
+
+
+def test_allow_insecure_http_opts_out(no_env: pytest.MonkeyPatch) -> None:
+    """``allow_insecure_http=True`` accepts plain http to any host (a trusted test proxy)."""
+    kasha = KashaClient(api_key=API_KEY, base_url="http://proxy.test", allow_insecure_http=True)
+    assert kasha.base_url == "http://proxy.test"
+
+
 def test_failed_construction_leaves_nothing_to_warn_about(monkeypatch: pytest.MonkeyPatch) -> None:
     """A client whose construction failed (bad timeout) is collected without an error."""
     unraisable: list[Any] = []
