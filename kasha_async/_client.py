@@ -109,12 +109,12 @@ def _check_key(name: str, key: str) -> None:
         )
 
 
-def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> None:
-    """An http(s) URL; plain http only to a loopback host unless explicitly allowed."""
+def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
+    """``base_url`` if it is an http(s) URL; plain http only to loopback unless allowed."""
     if not base_url or not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"base_url must be an http(s) URL: pass base_url= or set {ENV_BASE_URL}")
     if base_url.startswith("https://") or allow_insecure_http:
-        return
+        return base_url
     host = urlsplit(base_url).hostname or ""
     if host not in LOOPBACK_HOSTS:
         try:
@@ -126,6 +126,7 @@ def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> None:
                 f"base_url {base_url!r} is plain http to {host!r}: the API key would travel "
                 "in clear text; use https (allow_insecure_http=True for a trusted test proxy)"
             )
+    return base_url
 
 
 class KashaClient:
@@ -161,7 +162,7 @@ class KashaClient:
         _check_key("api_key", api_key)
         if signature_key is not None:
             _check_key("signature_key", signature_key)
-        _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         unknown = set(routes or ()) - set(ROUTES)
         if unknown:
             raise ConfigError(f"unknown operations in routes: {sorted(unknown)}")
