@@ -15,6 +15,13 @@ DEFAULT_POOL_SIZE_PER_HOST = 0  # 0: only the total limit applies
 #: Larger answers are refused with ResponseFormatError instead of filling memory.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
+#: Amounts (sent or answered) are below 10**13 major units: far above any real payment,
+#: and small enough that a hostile ``Decimal('1E+100000')`` never becomes a 100 KB body.
+MAX_AMOUNT_INTEGER_DIGITS = 13
+#: A sent amount has at most 15 significant digits: every decimal that short survives a
+#: round trip through a binary float, which is how many JSON parsers read numbers.
+MAX_AMOUNT_SIGNIFICANT_DIGITS = 15
+
 SESSION_LIFETIME_SECONDS = 30 * 60
 
 RETRY_BACKOFF_INITIAL = 0.5

@@ -87,20 +87,24 @@ def _structure_bool(value: Any, _: type) -> bool:
 
 
 def parse_decimal(value: Any, _: type = Decimal) -> Decimal:
-    """Read money exactly: ints and strings as written, floats through their shortest repr."""
-    if isinstance(value, bool):
-        raise TypeError("expected an amount, got a boolean")
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, str):
-        amount = Decimal(value.strip())
-        if amount.is_finite():
+    """Read an answer's money exactly, through :func:`_models.read_amount`.
+
+    JSON floats go through their shortest ``repr`` (never ``Decimal(float)``); NaN,
+    infinities, exponent or underscore strings, negative amounts and amounts of 10**13
+    and above are refused (a ``TypeError``, so the answer is a ResponseFormatError).
+    """
+    if isinstance(value, float) and not isinstance(value, bool):
+        value = Decimal(repr(value))
+    try:
+        amount = m.read_amount(value)
+    except ValueError as exc:
+        message = str(exc)
+    else:
+        problem = m.amount_range_problem(amount)
+        if problem is None:
             return amount
-    raise TypeError(f"expected an amount, got {type(value).__name__}")
+        message = problem
+    raise TypeError(message)
 
 
 def parse_datetime(value: Any, _: type = datetime) -> datetime:

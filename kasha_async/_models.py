@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from ._codes import KashaErrorCode, SettleAction, TransactionStatus
+from ._constants import MAX_AMOUNT_INTEGER_DIGITS, MAX_AMOUNT_SIGNIFICANT_DIGITS
 from ._errors import InvalidRequestError
 
 #: Currencies that allow 8 decimal places instead of 2 (the reference's "crypto currency").
@@ -30,35 +31,73 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _RAW = attrs.field(factory=lambda: _EMPTY, repr=False, eq=False, hash=False)
 _ALPHA2 = re.compile(r"[A-Z]{2}")
 _ALPHA3 = re.compile(r"[A-Z]{3}")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_MAX_AMOUNT_TEXT = 64
 
 
-def to_amount(value: object) -> Decimal:
-    """Convert a user-supplied amount to ``Decimal``; binary floats are refused."""
+def read_amount(value: object) -> Decimal:
+    """The SDK's one amount parser: ``Decimal``, ``int`` or a plain ASCII decimal string.
+
+    ``"130.00"`` and ``"-5"`` are read; ``"1e3"``, ``"1_000.00"``, non-ASCII digits, ``"NaN"``,
+    floats and booleans raise ``ValueError`` (whose message never quotes the value).
+    Range and places are :func:`amount_problems`' business.
+    """
     if isinstance(value, Decimal):
-        return value
+        if value.is_finite():
+            return value
+        raise ValueError("amount must be a finite number")
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except ArithmeticError:
-            raise InvalidRequestError(f"amount {value!r} is not a decimal number") from None
-    raise InvalidRequestError(
-        f"amount must be Decimal, int or str, not {type(value).__name__} (floats lose cents)"
-    )
+        text = value.strip()
+        if len(text) <= _MAX_AMOUNT_TEXT and _PLAIN_DECIMAL.fullmatch(text):
+            return Decimal(text)
+        raise ValueError("amount must be plain ASCII digits with an optional '.' and decimals")
+    if isinstance(value, float):
+        raise ValueError("amount must be Decimal, int or str, not float (floats lose cents)")
+    raise ValueError(f"amount must be Decimal, int or str, not {type(value).__name__}")
+
+
+def to_amount(value: object) -> Decimal:
+    """Convert a user-supplied amount (:func:`read_amount`); a bad one is an InvalidRequestError."""
+    try:
+        return read_amount(value)
+    except ValueError as exc:
+        message = str(exc)
+    raise InvalidRequestError(message)
+
+
+def amount_range_problem(amount: Decimal, field: str = "amount") -> str | None:
+    """Why ``amount`` is out of range (negative, or 10**13 and above), or ``None``."""
+    if amount < 0:
+        return f"{field} must not be negative"
+    if amount and amount.adjusted() >= MAX_AMOUNT_INTEGER_DIGITS:
+        return f"{field} must be below 10^{MAX_AMOUNT_INTEGER_DIGITS}"
+    return None
 
 
 def amount_problems(amount: Decimal, currency: str, field: str = "amount") -> list[str]:
     """List what is wrong with ``amount`` for ``currency`` (empty when it is fine)."""
     if not amount.is_finite():
         return [f"{field} must be a finite number"]
-    problems = []
     if amount <= 0:
-        problems.append(f"{field} must be positive, got {amount}")
+        return [f"{field} must be positive, got {amount:.40}"]
+    out_of_range = amount_range_problem(amount, field)
+    if out_of_range is not None:
+        return [out_of_range]  # checked first: formatting 1E+100000 would build 100 KB
+    problems = []
     places = 8 if currency in CRYPTO_CURRENCIES else 2
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        problems.append(f"{field} {amount} has more than {places} decimal places for {currency}")
+        problems.append(
+            f"{field} {amount:.40} has more than {places} decimal places for {currency}"
+        )
+    digits = "".join(map(str, amount.as_tuple().digits)).strip("0")
+    if len(digits) > MAX_AMOUNT_SIGNIFICANT_DIGITS:
+        problems.append(
+            f"{field} has {len(digits)} significant digits, more than the "
+            f"{MAX_AMOUNT_SIGNIFICANT_DIGITS} a JSON number keeps exactly in every parser"
+        )
     return problems
 
 

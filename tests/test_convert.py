@@ -78,7 +78,8 @@ def test_status_code_variants_are_one_int(value: object, expected: int) -> None:
         (0.1, "0.1"),
         (1234.56, "1234.56"),
         (" 7.25 ", "7.25"),
-        (-3, "-3"),
+        (0, "0"),
+        ("9999999999999.99", "9999999999999.99"),
     ],
 )
 def test_money_is_exact_decimal(value: object, expected: str) -> None:
@@ -94,11 +95,38 @@ def test_float_money_never_goes_through_decimal_of_float() -> None:
     assert parse_decimal(0.1) != Decimal.from_float(0.1)
 
 
-@pytest.mark.parametrize("value", [True, "ten", "NaN", "Infinity", [1], {"a": 1}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        True,
+        "ten",
+        "NaN",
+        "Infinity",
+        [1],
+        {"a": 1},
+        -3,
+        "-0.01",
+        "1e999999999",
+        "1e3",
+        "1_000.00",
+        "\u0661\u0660\u0660",
+        "10000000000000",
+        1e300,
+    ],
+)
 def test_bad_money_is_response_format_error(value: object) -> None:
-    """Booleans, words, NaN, infinity and containers are not money."""
+    """Words, NaN, exponents, underscores, non-ASCII digits, negative or huge are not money."""
     with pytest.raises(ResponseFormatError):
         parse(Transaction, tx(paymentAmount=value))
+
+
+def test_a_huge_json_number_answer_is_refused_quickly() -> None:
+    """An answer amount of 1e999999999 (or 10**13 and above) is a ResponseFormatError."""
+    for literal in (b"1e999999999", b"12345678901234567890.5", b"-1.5"):
+        body = b'{"id": "t", "status": "COMPLETED", "paymentAmount": ' + literal + b"}"
+        with pytest.raises(ResponseFormatError) as info:
+            parse(Transaction, loads(body))
+        assert literal.decode() not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +134,7 @@ def test_bad_money_is_response_format_error(value: object) -> None:
     [
         (b"12345678.12345678", "12345678.12345678"),
         (b"123456789.98765432", "123456789.98765432"),
-        (b"99999999999999.99", "99999999999999.99"),
+        (b"9999999999999.99", "9999999999999.99"),
     ],
 )
 def test_money_json_numbers_with_many_digits_are_exact(literal: bytes, expected: str) -> None:
@@ -227,7 +255,7 @@ def test_to_wire_is_camel_case_and_omits_none() -> None:
     }
 
 
-@pytest.mark.parametrize("amount", ["130.00", "0.10", "1E+2", "99999999999999.99"])
+@pytest.mark.parametrize("amount", ["130.00", "0.10", "1E+2", "9999999999999.99"])
 def test_dumps_writes_money_digits_exactly(amount: str) -> None:
     """Encoded money is a JSON number with exactly the Decimal's digits in plain notation."""
     request = PaymentOptionsRequest(
