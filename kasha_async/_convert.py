@@ -6,7 +6,7 @@ Rules (CONTRACT.md §4), all here and nowhere else:
 - Money is ``Decimal``: JSON integers and strings exactly, floats through their
   shortest ``repr`` (never ``Decimal(float)``); money is written as a JSON number
   with exactly the digits of the ``Decimal``.
-- ``statusCode`` as ``"000"``, ``0``, ``"085"``, ``85`` -> one ``int``.
+- ``statusCode`` as ``"000"``, ``0``, ``"085"``, ``85`` -> one ``int``, ``result_code``.
 - Numbers where strings are expected (``customer.phone``) become strings.
 - Array-wrapped answers are unwrapped; suboption ``options`` may be an object or a
   list, ``formInputs`` at ``result`` level or inside the option.
@@ -218,11 +218,16 @@ _NORMALISERS: dict[type, Callable[[Any], Any]] = {
 # --- generated class hooks -------------------------------------------------------------------
 
 
+#: Python names that are not the camelCase of their wire name. The provider's
+#: ``statusCode`` is a result code (0, 85, 300), not an HTTP status: ``result_code``.
+_WIRE_NAMES = {"result_code": "statusCode"}
+
+
 def _renames(cls: type) -> dict[str, Any]:
     return {
         field.name: override(omit=True)
         if field.name == "raw"
-        else override(rename=to_camel(field.name))
+        else override(rename=_WIRE_NAMES.get(field.name) or to_camel(field.name))
         for field in attrs.fields(cls)
     }
 

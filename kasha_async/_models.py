@@ -341,9 +341,13 @@ class Suboption:
 
 @attrs.frozen(kw_only=True, slots=True)
 class Suboptions:
-    """The suboptions answer, flattened from its ``result`` envelope."""
+    """The suboptions answer, flattened from its ``result`` envelope.
 
-    status_code: int
+    ``result_code`` is the wire's ``statusCode`` (85 here): the provider's result code,
+    not an HTTP status (errors carry that as ``status_code``).
+    """
+
+    result_code: int
     result_type: str
     payment_option_id: str | None = None
     transaction_id: str | None = None
@@ -362,7 +366,7 @@ class SubmitResult:
     the transaction up, ``reconciled`` is true and ``status`` holds what it found.
     """
 
-    status_code: int
+    result_code: int
     result_type: str
     transaction_id: str
     redirect_url: str | None = None
@@ -380,7 +384,7 @@ class SubmitResult:
 class SettleResult:
     """The answer to ``/settle-payout``."""
 
-    status_code: int
+    result_code: int
     status: TransactionStatus
     transaction_id: str
     merchant_reference: str | None = None
@@ -395,7 +399,7 @@ class Refund:
 
     id: str | None = None
     status: TransactionStatus
-    status_code: int | None = None
+    result_code: int | None = None
     error_reason: str | None = None
     payment_amount: Decimal | None = None
     currency: str | None = None

@@ -303,7 +303,7 @@ async def test_payments_suboptions_multipart(client: KashaClient, mocked: Any) -
         for part in message.iter_parts()
     }
     assert fields == {"sessionId": "s-1", "paymentOptionId": "po-1"}
-    assert result.status_code == 85
+    assert result.result_code == 85
     assert [o.id for o in result.options] == ["b_26", "b_56", "b_256", "b_25", "b_24"]
 
 
@@ -362,7 +362,7 @@ async def test_payment_post_3ds_redirect(client: KashaClient, mocked: Any) -> No
     assert result.needs_redirect is True
     assert result.redirect_url == "https://acs.example/3ds"
     assert result.transaction_id == "tx-3ds"
-    assert result.status_code == 300
+    assert result.result_code == 300
 
 
 async def test_routes_can_be_overridden(mocked: Any) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -59,14 +60,14 @@ def test_to_camel(name: str, camel: str) -> None:
     ("value", "expected"),
     [("000", 0), (0, 0), ("085", 85), (85, 85), ("300", 300), (300.0, 300)],
 )
-def test_status_code_variants_are_one_int(value: object, expected: int) -> None:
+def test_result_code_variants_are_one_int(value: object, expected: int) -> None:
     """statusCode as "000", 0, "085", 85 or "300" is one integer."""
     result = parse(
         SubmitResult,
         {"statusCode": value, "resultType": "success", "result": {"transactionId": "t"}},
     )
-    assert result.status_code == expected
-    assert type(result.status_code) is int
+    assert result.result_code == expected
+    assert type(result.result_code) is int
 
 
 @pytest.mark.parametrize(
@@ -300,3 +301,14 @@ def test_parse_failure_names_the_model() -> None:
     with pytest.raises(ResponseFormatError) as info:
         parse(SubmitResult, {"statusCode": "abc", "resultType": "success", "result": {}})
     assert "SubmitResult" in str(info.value)
+
+
+@pytest.mark.parametrize("cls", [SubmitResult, SettleResult, Suboptions, Refund])
+def test_wire_status_code_is_result_code(cls: type) -> None:
+    """The wire's ``statusCode`` is ``result_code`` (not the HTTP ``status_code`` of errors)."""
+    names = {field.name for field in attrs.fields(cls)}
+    assert "result_code" in names
+    assert "status_code" not in names
+    result = SubmitResult(result_code=85, result_type="success", transaction_id="t")
+    assert to_wire(result)["statusCode"] == 85
+    assert "resultCode" not in to_wire(result)

@@ -218,8 +218,8 @@ def test_repr_hides_personal_and_card_data() -> None:
 
 def test_raw_is_ignored_by_equality_and_repr() -> None:
     """``raw`` keeps the wire JSON but does not take part in ``==`` or repr."""
-    one = SubmitResult(status_code=0, result_type="success", transaction_id="t", raw={"a": 1})
-    two = SubmitResult(status_code=0, result_type="success", transaction_id="t")
+    one = SubmitResult(result_code=0, result_type="success", transaction_id="t", raw={"a": 1})
+    two = SubmitResult(result_code=0, result_type="success", transaction_id="t")
     assert one == two
     assert "raw" not in repr(one)
     assert one.raw == {"a": 1}
