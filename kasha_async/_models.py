@@ -10,12 +10,13 @@ problem. Response objects keep the exact JSON they were parsed from in
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 import attrs
 
@@ -99,6 +100,35 @@ def amount_problems(amount: Decimal, currency: str, field: str = "amount") -> li
             f"{MAX_AMOUNT_SIGNIFICANT_DIGITS} a JSON number keeps exactly in every parser"
         )
     return problems
+
+
+_Request = TypeVar("_Request")
+
+
+def build_request(cls: type[_Request], fields: Mapping[str, Any]) -> _Request:
+    """``cls(**fields)``, with a misspelt, missing or mistyped keyword an InvalidRequestError.
+
+    The resource methods take request fields as keywords; a plain ``TypeError`` from
+    the constructor would name neither the request nor a likely correction.
+    """
+    known = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    problems = []
+    for name in sorted(set(fields) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown keyword {name!r}{hint}")
+    missing = [
+        name
+        for name, field in known.items()
+        if field.default is attrs.NOTHING and name not in fields and field.init
+    ]
+    problems += [f"missing keyword {name!r}" for name in missing]
+    _raise_if(problems, cls.__name__)
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        message = f"invalid {cls.__name__}: a keyword has the wrong type ({exc})"
+    raise InvalidRequestError(message)
 
 
 def _check_text(problems: list[str], name: str, value: str | None, low: int, high: int) -> None:
@@ -228,6 +258,39 @@ class PayoutOptionsRequest(_InitiateRequest):
     extra1: str | None = None
     extra2: str | None = None
     extra3: str | None = None
+
+
+class _InitiateFields(TypedDict, total=False):
+    # Not ``Required``: a call passing a whole request object gives no keywords, and a
+    # missing field is named at run time by build_request.
+    country: str
+    currency: str
+    amount: Decimal | int | str
+    redirect_url: str
+    customer: Customer
+    notification_url: str | None
+    merchant_reference: str | None
+    language: str | None
+    user_id: str | None
+    extra1: str | None
+    extra2: str | None
+    extra3: str | None
+
+
+class PaymentOptionsFields(_InitiateFields, total=False):
+    """The keywords of ``payments.options`` / ``create_session``: :class:`PaymentOptionsRequest`."""
+
+    payment_reference: str | None
+    stored_token: str | None
+    tax: str | None
+    shipping_address: Address | None
+    order_details: tuple[OrderDetail, ...] | None
+
+
+class PayoutOptionsFields(_InitiateFields, total=False):
+    """The keywords of ``payouts.options`` / ``create_session``: :class:`PayoutOptionsRequest`."""
+
+    merchant_domain: str | None
 
 
 @attrs.frozen(kw_only=True, slots=True)
