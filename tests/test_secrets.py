@@ -7,6 +7,7 @@ import re
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -312,3 +313,38 @@ async def test_bank_details_are_masked_by_shape_when_not_sent(client: KashaClien
     for text in [*shown_by(info.value), info.value.body_excerpt or ""]:
         for value in (CBU, IBAN, "AB-12", "X-99", "+54 911"):
             assert value not in text, (value, text)
+
+
+def file_texts(folder: Path) -> list[str]:
+    """The bytes of every file in ``folder`` (journal, its WAL, the report), as text."""
+    return [path.read_bytes().decode("latin-1") for path in sorted(folder.iterdir())]
+
+
+async def test_echoed_bank_details_stay_out_of_the_journal_and_report(
+    client: KashaClient, tmp_path: Path
+) -> None:
+    """A batch payout declined with an echo of its bank details journals and reports them masked."""
+    from kasha_async.batch import ClientDriver, PayoutItem, run_payouts
+
+    item = PayoutItem(
+        reference="r-1",
+        country="AR",
+        currency="ARS",
+        amount="10.00",
+        option_id="o",
+        extra_data=BANK,
+    )
+    journal = tmp_path / "journal.sqlite"
+    with aioresponses() as mocked:
+        mock(mocked, "POST", "/v2/payout-options", 200, orjson.dumps(sample("payout-options")))
+        mock(mocked, "POST", "/v2/payout", 400, BANK_ECHO)
+        report = await run_payouts(
+            client, [item], journal=journal, driver=ClientDriver(client), progress=False
+        )
+    report.write_csv(tmp_path / "report.csv")
+    [result] = report.results
+    assert "Invalid extraData" in f"{result.decline_reason} {result.last_error}"
+    shown = [repr(report), repr(result), *file_texts(tmp_path)]
+    for text in shown:
+        for value in (CBU, IBAN, ACCOUNT, HOLDER):
+            assert value not in text, (value, text[:200])
