@@ -31,11 +31,10 @@ _KEY_WORDS = (
     r"secret|token|account|cbu|cvu|clabe|iban|bic|swift|routing|sort_?code|pix|document|"
     r"dni|cpf|cnpj|curp|ssn|tax_?id|phone|mobile|email|birth"
 )
-_SECRET_KEYS = re.compile(
-    rb'("[^"\\]{0,40}?(?:' + _KEY_WORDS.encode() + rb')[^"\\]{0,40}"\s*:\s*)'
-    rb'("(?:[^"\\]|\\.)*"|-?[0-9.eE+-]+)',
-    re.IGNORECASE,
-)
+_SECRET_KEY = re.compile(_KEY_WORDS.encode(), re.IGNORECASE)
+# Any JSON key and its string or number value; the key is then checked for a key word
+# (one linear scan: matching the words inside the pattern costs ~50x on hostile bodies).
+_KEY_VALUE = re.compile(rb'("([^"\\]{1,80})"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[0-9.eE+-]+)')
 # Cards: 13-19 digits, optionally grouped by spaces or dashes.
 _CARD_NUMBER = r"\b(?:\d[ -]?){12,18}\d\b"
 # IBAN: country, check digits, then 11-30 letters or digits (optionally in groups of 4).
@@ -53,8 +52,16 @@ _BYTE_MASKS = tuple((re.compile(p.pattern.encode()), m.encode()) for p, m in _TE
 _MIN_SENT_VALUE = 4
 
 
-def redact_text(text: str) -> str:
-    """``text`` (a provider's message, say) with card, IBAN and long digit runs masked."""
+def _mask_secret_value(match: re.Match[bytes]) -> bytes:
+    if _SECRET_KEY.search(match.group(2)) is None:
+        return match.group(0)
+    return match.group(1) + b'"' + MASK.encode() + b'"'
+
+
+def redact_text(text: str, limit: int = 2 * EXCERPT_LIMIT) -> str:
+    """``text`` (a provider message, say) cut to ``limit``, card, IBAN and digit runs masked."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
     for pattern, mask in _TEXT_MASKS:
         text = pattern.sub(mask, text)
     return text
@@ -64,7 +71,7 @@ def redact_bytes(body: bytes, limit: int = EXCERPT_LIMIT) -> str:
     """Return a short, printable excerpt of ``body`` with secrets, card and bank data masked."""
     head = body[: limit * 2]
     cut = len(body) > len(head)  # before masking, which changes the length
-    head = _SECRET_KEYS.sub(rb'\1"' + MASK.encode() + rb'"', head)
+    head = _KEY_VALUE.sub(_mask_secret_value, head)
     for pattern, mask in _BYTE_MASKS:
         head = pattern.sub(mask, head)
     text = head.decode("utf-8", errors="replace")
@@ -98,7 +105,7 @@ def with_sent_values(
     its error code and transaction id still read after masking. Returns ``scrub``
     itself when nothing was sent, so calls without ``extra_data`` pay nothing.
     """
-    values = sent_values(extra_data)
+    values = sent_values(extra_data) if extra_data else None
     if not values:
         return scrub
     ordered = sorted(values, key=len, reverse=True)  # "0123456789" before "0123"

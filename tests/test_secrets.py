@@ -25,6 +25,7 @@ from kasha_async import (
     SubmitRequest,
     ValidationError,
 )
+from kasha_async._redact import redact_bytes, redact_text
 from tests.fixtures import sample
 
 BASE = "https://kasha.test"
@@ -348,3 +349,21 @@ async def test_echoed_bank_details_stay_out_of_the_journal_and_report(
     for text in shown:
         for value in (CBU, IBAN, ACCOUNT, HOLDER):
             assert value not in text, (value, text[:200])
+
+
+def test_masking_by_key_name_covers_compound_keys_and_numbers() -> None:
+    """A bank or personal key inside a longer name is masked, string or number; others stay."""
+    body = orjson.dumps(
+        {"beneficiaryAccountNumber": 20345678, "customerPhone": "+54 9", "reference": "ord-7"}
+    )
+    excerpt = redact_bytes(body)
+    assert "20345678" not in excerpt
+    assert "+54 9" not in excerpt
+    assert '"reference":"ord-7"' in excerpt
+
+
+def test_a_huge_provider_message_is_cut_before_masking() -> None:
+    """A provider message of a megabyte becomes a short reason, so masking stays cheap."""
+    reason = redact_text("x " * 500_000 + CBU)
+    assert len(reason) <= 1001
+    assert reason.endswith("…")
