@@ -122,7 +122,10 @@ def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
     host = urlsplit(base_url).hostname or ""
     if host not in LOOPBACK_HOSTS:
         try:
-            loopback = ipaddress.ip_address(host).is_loopback
+            # 0.0.0.0 / :: as a destination is this machine (a sandbox bound to all
+            # interfaces prints it): the key does not leave the host either way.
+            address = ipaddress.ip_address(host)
+            loopback = address.is_loopback or address.is_unspecified
         except ValueError:
             loopback = False
         if not loopback:

@@ -486,7 +486,7 @@ def test_control_characters_in_environment_keys_are_config_errors(
 
 @pytest.mark.parametrize(
     "url",
-    ["http://api.kasha.test", "http://10.0.0.5:8080", "http://[2001:db8::1]", "http://0.0.0.0"],
+    ["http://api.kasha.test", "http://10.0.0.5:8080", "http://[2001:db8::1]", "http://127.example"],
 )
 def test_plain_http_beyond_loopback_is_refused(no_env: pytest.MonkeyPatch, url: str) -> None:
     """Plain http to a non-loopback host is a ConfigError: the key would travel in clear."""
@@ -497,10 +497,16 @@ def test_plain_http_beyond_loopback_is_refused(no_env: pytest.MonkeyPatch, url: 
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8080", "http://127.1.2.3", "http://localhost:9", "http://[::1]:80"],
+    [
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://localhost:9",
+        "http://[::1]:80",
+        "http://0.0.0.0:8080",
+    ],
 )
 def test_plain_http_to_loopback_is_allowed(no_env: pytest.MonkeyPatch, url: str) -> None:
-    """Plain http to 127.0.0.0/8, ::1 or localhost is accepted (a local sandbox)."""
+    """Plain http to 127.0.0.0/8, ::1, localhost or 0.0.0.0 (this host) is accepted."""
     assert KashaClient(api_key=API_KEY, base_url=url).base_url == url.rstrip("/")
 
 
