@@ -7,36 +7,40 @@ attempts, each attempt is one :meth:`Transport.send` plus :func:`_decode`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from typing import Any, Self, TypeVar, Unpack
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from . import _convert, _reconcile
+from . import _convert, _reconcile, _redact
 from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_SIGNATURE_KEY,
+    LOOPBACK_HOSTS,
 )
 from ._errors import (
     ConfigError,
+    InvalidRequestError,
     KashaError,
     ResponseFormatError,
     error_from_response,
-    redact_bytes,
 )
 from ._http import DEFAULT_TIMEOUT, RawResponse, Timeout, Transport, encode_multipart
 from ._models import (
     CashierLink,
     InitiatedSession,
+    PaymentOptionsFields,
     PaymentOptionsRequest,
+    PayoutOptionsFields,
     PayoutOptionsRequest,
     Refund,
     RefundRequest,
@@ -47,8 +51,10 @@ from ._models import (
     Suboptions,
     SuboptionsRequest,
     Transaction,
+    build_request,
 )
 from ._operations import ROUTES
+from ._redact import redact_bytes
 from ._retry import RetryBudget, RetryRunner, RetryStats, retry_after_seconds
 
 T = TypeVar("T")
@@ -96,12 +102,103 @@ def _resolve_routes(routes: Mapping[str, tuple[str, str]]) -> dict[str, _Route]:
     }
 
 
+def _check_key(name: str, key: str) -> None:
+    """Refuse a key with a control character (a pasted newline) before it reaches a header."""
+    bad = next((char for char in key if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F), None)
+    if bad is not None:
+        # The message names the character's position, never the key.
+        raise ConfigError(
+            f"{name} holds a control character ({bad!r} at position {key.index(bad)}): "
+            "strip the whitespace a copy or an environment file added"
+        )
+
+
+def _check_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
+    """``base_url`` if it is an http(s) URL; plain http only to loopback unless allowed."""
+    if not base_url or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base_url must be an http(s) URL: pass base_url= or set {ENV_BASE_URL}")
+    if base_url.startswith("https://") or allow_insecure_http:
+        return base_url
+    host = urlsplit(base_url).hostname or ""
+    if host not in LOOPBACK_HOSTS:
+        try:
+            # 0.0.0.0 / :: as a destination is this machine (a sandbox bound to all
+            # interfaces prints it): the key does not leave the host either way.
+            address = ipaddress.ip_address(host)
+            loopback = address.is_loopback or address.is_unspecified
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConfigError(
+                f"base_url {base_url!r} is plain http to {host!r}: the API key would travel "
+                "in clear text; use https (allow_insecure_http=True for a trusted test proxy)"
+            )
+    return base_url
+
+
+#: Headers only the SDK sets: the key, the signature over the exact body, the framing.
+_RESERVED_HEADERS = frozenset(
+    {"x-api-key", "x-signature", "content-type", "content-length", "host"}
+)
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``default_headers`` as a dict; reserved names and control characters are refused."""
+    checked = dict(headers or {})
+    for name, value in checked.items():
+        if name.lower() in _RESERVED_HEADERS:
+            raise ConfigError(f"default_headers may not set {name!r}: the SDK sets it")
+        _check_key(f"default_headers[{name!r}]", name + value)
+    return checked
+
+
+class _ClientTransport(Transport):
+    """The transport with the user's extra headers; a ``with_options`` copy borrows its pool.
+
+    A copy (``parent`` given) sends on its parent's session, created lazily by whichever
+    sends first, and never closes it.
+    """
+
+    def __init__(
+        self,
+        *,
+        extra_headers: Mapping[str, str],
+        parent: Transport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.api_key: str = kwargs["api_key"]
+        self.extra_headers = dict(extra_headers)
+        self._replaced = {name.lower() for name in extra_headers}
+        self._parent = parent
+
+    def headers_for(self, body: bytes, content_type: str | None) -> dict[str, str]:
+        """The SDK's headers with the user's added (a user ``User-Agent`` replaces ours)."""
+        headers = super().headers_for(body, content_type)
+        if self._replaced:
+            headers = {k: v for k, v in headers.items() if k.lower() not in self._replaced}
+            headers.update(self.extra_headers)
+        return headers
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._parent is not None:
+            return self._parent._get_session()
+        return super()._get_session()
+
+    @property
+    def has_open_session(self) -> bool:
+        """A copy owns no session: only the original warns when left open."""
+        return self._parent is None and super().has_open_session
+
+
 class KashaClient:
     """An async client for the Kasha payments API v2.
 
     Use it as ``async with KashaClient(...) as kasha:`` or call :meth:`close`.
     Arguments not given are read from ``KASHA_API_KEY``, ``KASHA_BASE_URL`` and
-    ``KASHA_SIGNATURE_KEY``. Nothing is sent until the first call.
+    ``KASHA_SIGNATURE_KEY``. Nothing is sent until the first call. Keys with control
+    characters and plain ``http://`` to anything but loopback are refused with
+    :class:`ConfigError` (``allow_insecure_http=True`` allows a trusted test proxy).
     """
 
     def __init__(
@@ -116,6 +213,8 @@ class KashaClient:
         routes: Mapping[str, tuple[str, str]] | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         retry_budget: RetryBudget | None = None,
+        allow_insecure_http: bool = False,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._is_copy = False  # first: __del__ must work even if construction fails
         api_key = api_key or os.environ.get(ENV_API_KEY)
@@ -123,22 +222,25 @@ class KashaClient:
         signature_key = signature_key or os.environ.get(ENV_SIGNATURE_KEY) or None
         if not api_key:
             raise ConfigError(f"no API key: pass api_key= or set {ENV_API_KEY}")
-        if not base_url or not base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"base_url must be an http(s) URL: pass base_url= or set {ENV_BASE_URL}"
-            )
+        _check_key("api_key", api_key)
+        if signature_key is not None:
+            _check_key("signature_key", signature_key)
+        base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         unknown = set(routes or ()) - set(ROUTES)
         if unknown:
             raise ConfigError(f"unknown operations in routes: {sorted(unknown)}")
         if max_retries < 0:
             raise ConfigError("max_retries must be >= 0")
-        self._transport = Transport(
+        self._transport = _ClientTransport(
             base_url=base_url,
             api_key=api_key,
             signature_key=signature_key,
             session=session,
             pool_size=pool_size,
+            extra_headers=_check_headers(default_headers),
         )
+        self._allow_insecure_http = allow_insecure_http
+        self._signature_key = signature_key
         self._routes = _resolve_routes({**ROUTES, **(routes or {})})
         self._timeout = Timeout.coerce(timeout)
         self._max_retries = max_retries
@@ -175,9 +277,20 @@ class KashaClient:
         return self._max_retries
 
     def with_options(
-        self, *, timeout: Timeout | float | None = None, max_retries: int | None = None
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
     ) -> KashaClient:
-        """A cheap copy with other timeouts or retries, sharing pool, budget and stats."""
+        """A cheap copy with other settings, sharing the pool, retry budget and stats.
+
+        A new ``api_key``, ``base_url`` or ``default_headers`` (added to this client's)
+        gives the copy its own headers on the same connection pool; closing a copy
+        never closes the pool.
+        """
         copy = object.__new__(KashaClient)
         copy.__dict__.update(self.__dict__)
         if timeout is not None:
@@ -186,9 +299,31 @@ class KashaClient:
             if max_retries < 0:
                 raise ConfigError("max_retries must be >= 0")
             copy._max_retries = max_retries
+        if api_key is not None or base_url is not None or default_headers is not None:
+            copy._transport = self._derive_transport(api_key, base_url, default_headers)
         copy._is_copy = True
         copy._attach_resources()
         return copy
+
+    def _derive_transport(
+        self, api_key: str | None, base_url: str | None, headers: Mapping[str, str] | None
+    ) -> _ClientTransport:
+        parent = self._transport
+        if api_key is not None:
+            _check_key("api_key", api_key)
+        if base_url is not None:
+            base_url = _check_base_url(base_url, allow_insecure_http=self._allow_insecure_http)
+        return _ClientTransport(
+            base_url=base_url or parent.base_url,
+            api_key=api_key or parent.api_key,
+            signature_key=self._signature_key,
+            extra_headers={**parent.extra_headers, **_check_headers(headers)},
+            parent=parent,
+        )
+
+    def _for_call(self, timeout: Timeout | float | None) -> KashaClient:
+        """This client, or a copy with a per-call ``timeout``."""
+        return self if timeout is None else self.with_options(timeout=timeout)
 
     async def __aenter__(self) -> Self:
         return self
@@ -249,7 +384,9 @@ class KashaClient:
             body = _convert.dumps(_convert.to_wire(request))
         timeout = self._timeout
         send = self._transport.send
-        scrub = self._transport.scrub
+        scrub = _redact.with_sent_values(
+            self._transport.scrub, getattr(request, "extra_data", None)
+        )
 
         async def attempt() -> T:
             raw = await send(method, path, body, timeout=timeout, content_type=content_type)
@@ -289,48 +426,88 @@ class KashaClient:
 
 
 _Opened = TypeVar("_Opened", InitiatedSession, CashierLink)
+_Initiate = TypeVar("_Initiate", PaymentOptionsRequest, PayoutOptionsRequest)
+#: Per-call timeout: a number of seconds (the total) or a :class:`Timeout`.
+_CallTimeout = Timeout | float | None
+
+
+def _initiate_request(
+    cls: type[_Initiate], request: _Initiate | None, fields: Mapping[str, Any]
+) -> _Initiate:
+    """The request object, given whole or as keywords (not both)."""
+    if request is None:
+        return build_request(cls, fields)
+    if fields:
+        raise InvalidRequestError(
+            f"pass a {cls.__name__} or its fields as keywords, not both "
+            f"(got {', '.join(sorted(fields))})"
+        )
+    return request
 
 
 class _Resource:
     def __init__(self, client: KashaClient) -> None:
         self._client = client
 
-    async def _open(self, operation: str, request: object, result: type[_Opened]) -> _Opened:
+    async def _open(
+        self, operation: str, request: object, result: type[_Opened], timeout: _CallTimeout
+    ) -> _Opened:
         """Open a session and remember its transaction id, for reconciling a later submit."""
-        opened = await self._client._call(operation, request, result)
+        opened = await self._client._for_call(timeout)._call(operation, request, result)
         self._client._remember_session(opened.session_id, opened.transaction_id)
         return opened
 
 
 class Payments(_Resource):
-    """Payment sessions, options, suboptions, posting, hybrid and cashier links."""
+    """Payment sessions, options, suboptions, posting, hybrid and cashier links.
+
+    Every method takes ``timeout=`` (seconds or a :class:`Timeout`) for that call only.
+    """
 
     async def options(
-        self, request: PaymentOptionsRequest | None = None, /, **fields: Any
+        self,
+        request: PaymentOptionsRequest | None = None,
+        /,
+        *,
+        timeout: _CallTimeout = None,
+        **fields: Unpack[PaymentOptionsFields],
     ) -> InitiatedSession:
         """Open a payment session and list its payment options (``POST /v2/payment-options``).
 
-        Pass a :class:`PaymentOptionsRequest` or its fields as keywords.
+        Pass a :class:`PaymentOptionsRequest` or its fields as keywords; a misspelt
+        keyword is an :class:`InvalidRequestError` naming it (and mypy sees it).
         """
-        req = request or PaymentOptionsRequest(**fields)
-        return await self._open("payments.options", req, InitiatedSession)
+        req = _initiate_request(PaymentOptionsRequest, request, fields)
+        return await self._open("payments.options", req, InitiatedSession, timeout)
 
     async def create_session(
-        self, request: PaymentOptionsRequest | None = None, /, **fields: Any
+        self,
+        request: PaymentOptionsRequest | None = None,
+        /,
+        *,
+        timeout: _CallTimeout = None,
+        **fields: Unpack[PaymentOptionsFields],
     ) -> CashierLink:
         """Open a payment session on the hosted cashier (``POST /v2/payment-session``)."""
-        req = request or PaymentOptionsRequest(**fields)
-        return await self._open("payments.create_session", req, CashierLink)
+        req = _initiate_request(PaymentOptionsRequest, request, fields)
+        return await self._open("payments.create_session", req, CashierLink, timeout)
 
     async def suboptions(
-        self, *, session_id: str, payment_option_id: str, multipart: bool = False
+        self,
+        *,
+        session_id: str,
+        payment_option_id: str,
+        multipart: bool = False,
+        timeout: _CallTimeout = None,
     ) -> Suboptions:
         """List banks/sub-methods and form inputs of an option (``POST /v2/payment-suboptions``).
 
         The reference asks for ``multipart/form-data``; JSON is sent unless ``multipart=True``.
         """
         req = SuboptionsRequest(session_id=session_id, payment_option_id=payment_option_id)
-        return await self._client._call("payments.suboptions", req, Suboptions, multipart=multipart)
+        return await self._client._for_call(timeout)._call(
+            "payments.suboptions", req, Suboptions, multipart=multipart
+        )
 
     async def post(
         self,
@@ -340,6 +517,7 @@ class Payments(_Resource):
         option_id: str | None = None,
         extra_data: Mapping[str, Any] | None = None,
         transaction_id: str | None = None,
+        timeout: _CallTimeout = None,
     ) -> SubmitResult:
         """Make the session's one payment (``POST /v2/payment``).
 
@@ -352,39 +530,56 @@ class Payments(_Resource):
             option_id=option_id,
             extra_data=extra_data,
         )
-        return await self._client._submit("payments.post", req, transaction_id)
+        return await self._client._for_call(timeout)._submit("payments.post", req, transaction_id)
 
     async def hybrid(
-        self, *, session_id: str, payment_option_id: str, option_id: str | None = None
+        self,
+        *,
+        session_id: str,
+        payment_option_id: str,
+        option_id: str | None = None,
+        timeout: _CallTimeout = None,
     ) -> SubmitResult:
         """Get a hosted-cashier link for a preselected option (``POST /v2/hybrid-payment``)."""
         req = SubmitRequest(
             session_id=session_id, payment_option_id=payment_option_id, option_id=option_id
         )
-        return await self._client._call("payments.hybrid", req, SubmitResult)
+        return await self._client._for_call(timeout)._call("payments.hybrid", req, SubmitResult)
 
 
 class Payouts(_Resource):
-    """Payout sessions, options, suboptions, creation and settlement."""
+    """Payout sessions, options, suboptions, creation and settlement (``timeout=`` per call)."""
 
     async def options(
-        self, request: PayoutOptionsRequest | None = None, /, **fields: Any
+        self,
+        request: PayoutOptionsRequest | None = None,
+        /,
+        *,
+        timeout: _CallTimeout = None,
+        **fields: Unpack[PayoutOptionsFields],
     ) -> InitiatedSession:
         """Open a payout session and list its options (``POST /v2/payout-options``)."""
-        req = request or PayoutOptionsRequest(**fields)
-        return await self._open("payouts.options", req, InitiatedSession)
+        req = _initiate_request(PayoutOptionsRequest, request, fields)
+        return await self._open("payouts.options", req, InitiatedSession, timeout)
 
     async def create_session(
-        self, request: PayoutOptionsRequest | None = None, /, **fields: Any
+        self,
+        request: PayoutOptionsRequest | None = None,
+        /,
+        *,
+        timeout: _CallTimeout = None,
+        **fields: Unpack[PayoutOptionsFields],
     ) -> CashierLink:
         """Open a payout session on the hosted cashier (``POST /v2/payout-session``)."""
-        req = request or PayoutOptionsRequest(**fields)
-        return await self._open("payouts.create_session", req, CashierLink)
+        req = _initiate_request(PayoutOptionsRequest, request, fields)
+        return await self._open("payouts.create_session", req, CashierLink, timeout)
 
-    async def suboptions(self, *, session_id: str, payment_option_id: str) -> Suboptions:
+    async def suboptions(
+        self, *, session_id: str, payment_option_id: str, timeout: _CallTimeout = None
+    ) -> Suboptions:
         """List the payout option's sub-methods and form inputs (``POST /v2/payout-suboptions``)."""
         req = SuboptionsRequest(session_id=session_id, payment_option_id=payment_option_id)
-        return await self._client._call("payouts.suboptions", req, Suboptions)
+        return await self._client._for_call(timeout)._call("payouts.suboptions", req, Suboptions)
 
     async def create(
         self,
@@ -394,6 +589,7 @@ class Payouts(_Resource):
         option_id: str | None = None,
         extra_data: Mapping[str, Any] | None = None,
         transaction_id: str | None = None,
+        timeout: _CallTimeout = None,
     ) -> SubmitResult:
         """Create the session's one payout; it stays PENDING until settled (``POST /v2/payout``)."""
         req = SubmitRequest(
@@ -402,16 +598,19 @@ class Payouts(_Resource):
             option_id=option_id,
             extra_data=extra_data,
         )
-        return await self._client._submit("payouts.create", req, transaction_id)
+        return await self._client._for_call(timeout)._submit("payouts.create", req, transaction_id)
 
-    async def settle(self, *, transaction_id: str, action: str) -> SettleResult:
+    async def settle(
+        self, *, transaction_id: str, action: str, timeout: _CallTimeout = None
+    ) -> SettleResult:
         """Approve or decline a PENDING payout (``POST /v2/settle-payout``)."""
         req = SettleRequest(action=action, transaction_id=transaction_id)
-        return await self._client._call(
+        client = self._client._for_call(timeout)
+        return await client._call(
             "payouts.settle",
             req,
             SettleResult,
-            reconcile=self._client._reconciler(_reconcile.settle_landed),
+            reconcile=client._reconciler(_reconcile.settle_landed),
             transaction_id=transaction_id,
         )
 
@@ -419,17 +618,24 @@ class Payouts(_Resource):
 class Refunds(_Resource):
     """Refunds of completed payments."""
 
-    async def create(self, *, merchant_reference: str, transaction_id: str | None = None) -> Refund:
+    async def create(
+        self,
+        *,
+        merchant_reference: str,
+        transaction_id: str | None = None,
+        timeout: _CallTimeout = None,
+    ) -> Refund:
         """Refund a completed payment by its merchant reference (``POST /v2/refund``).
 
         Give ``transaction_id`` to let an unknown outcome be reconciled by lookup.
         """
         req = RefundRequest(merchant_reference=merchant_reference)
-        return await self._client._call(
+        client = self._client._for_call(timeout)
+        return await client._call(
             "refunds.create",
             req,
             Refund,
-            reconcile=self._client._reconciler(_reconcile.refund_landed),
+            reconcile=client._reconciler(_reconcile.refund_landed),
             transaction_id=transaction_id,
         )
 
@@ -437,9 +643,9 @@ class Refunds(_Resource):
 class Transactions(_Resource):
     """Transaction lookups."""
 
-    async def get(self, transaction_id: str) -> Transaction:
+    async def get(self, transaction_id: str, *, timeout: _CallTimeout = None) -> Transaction:
         """Fetch a transaction's current state (``GET /v2/transactions/{id}``)."""
-        return await self._client._call(
+        return await self._client._for_call(timeout)._call(
             "transactions.get",
             None,
             Transaction,

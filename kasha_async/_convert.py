@@ -6,7 +6,7 @@ Rules (CONTRACT.md §4), all here and nowhere else:
 - Money is ``Decimal``: JSON integers and strings exactly, floats through their
   shortest ``repr`` (never ``Decimal(float)``); money is written as a JSON number
   with exactly the digits of the ``Decimal``.
-- ``statusCode`` as ``"000"``, ``0``, ``"085"``, ``85`` -> one ``int``.
+- ``statusCode`` as ``"000"``, ``0``, ``"085"``, ``85`` -> one ``int``, ``result_code``.
 - Numbers where strings are expected (``customer.phone``) become strings.
 - Array-wrapped answers are unwrapped; suboption ``options`` may be an object or a
   list, ``formInputs`` at ``result`` level or inside the option.
@@ -33,7 +33,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import _models as m
 from ._codes import KashaErrorCode, SettleAction, TransactionStatus
-from ._errors import ResponseFormatError, redact_bytes
+from ._errors import ResponseFormatError
+from ._redact import redact_bytes
 
 T = TypeVar("T")
 
@@ -86,20 +87,24 @@ def _structure_bool(value: Any, _: type) -> bool:
 
 
 def parse_decimal(value: Any, _: type = Decimal) -> Decimal:
-    """Read money exactly: ints and strings as written, floats through their shortest repr."""
-    if isinstance(value, bool):
-        raise TypeError("expected an amount, got a boolean")
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, str):
-        amount = Decimal(value.strip())
-        if amount.is_finite():
+    """Read an answer's money exactly, through :func:`_models.read_amount`.
+
+    JSON floats go through their shortest ``repr`` (never ``Decimal(float)``); NaN,
+    infinities, exponent or underscore strings, negative amounts and amounts of 10**13
+    and above are refused (a ``TypeError``, so the answer is a ResponseFormatError).
+    """
+    if isinstance(value, float) and not isinstance(value, bool):
+        value = Decimal(repr(value))
+    try:
+        amount = m.read_amount(value)
+    except ValueError as exc:
+        message = str(exc)
+    else:
+        problem = m.amount_range_problem(amount)
+        if problem is None:
             return amount
-    raise TypeError(f"expected an amount, got {type(value).__name__}")
+        message = problem
+    raise TypeError(message)
 
 
 def parse_datetime(value: Any, _: type = datetime) -> datetime:
@@ -213,11 +218,16 @@ _NORMALISERS: dict[type, Callable[[Any], Any]] = {
 # --- generated class hooks -------------------------------------------------------------------
 
 
+#: Python names that are not the camelCase of their wire name. The provider's
+#: ``statusCode`` is a result code (0, 85, 300), not an HTTP status: ``result_code``.
+_WIRE_NAMES = {"result_code": "statusCode"}
+
+
 def _renames(cls: type) -> dict[str, Any]:
     return {
         field.name: override(omit=True)
         if field.name == "raw"
-        else override(rename=to_camel(field.name))
+        else override(rename=_WIRE_NAMES.get(field.name) or to_camel(field.name))
         for field in attrs.fields(cls)
     }
 
@@ -352,9 +362,12 @@ def loads(body: bytes) -> Any:
             data = json.loads(body, parse_float=Decimal)
         return data
     except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
-        raise ResponseFormatError(
-            f"response is not valid JSON ({type(exc).__name__})", body_excerpt=redact_bytes(body)
-        ) from None
+        failure = type(exc).__name__
+    # Raised outside the handler: the decoder's error holds the whole body in ``doc``,
+    # and ``from None`` would still keep it reachable as ``__context__``.
+    raise ResponseFormatError(
+        f"response is not valid JSON ({failure})", body_excerpt=redact_bytes(body)
+    )
 
 
 def dumps(payload: Any) -> bytes:
@@ -367,14 +380,14 @@ def parse(cls: type[T], data: Any) -> T:
     try:
         return _converter.structure(data, cls)
     except RecursionError:
-        raise ResponseFormatError(f"{cls.__name__}: {_MAX_DEPTH_HINT}") from None
+        message = f"{cls.__name__}: {_MAX_DEPTH_HINT}"
     except Exception as exc:
         # KeyError names a missing field and our hooks' TypeErrors name types; other
         # messages (datetime's "Invalid isoformat string: '...'") quote the value.
         detail = f": {exc}" if isinstance(exc, KeyError | TypeError) else ""
-        raise ResponseFormatError(
-            f"response does not match {cls.__name__}: {type(exc).__name__}{detail}"[:300]
-        ) from None
+        message = f"response does not match {cls.__name__}: {type(exc).__name__}{detail}"[:300]
+    # Outside the handler, so the original (which may quote a value) is not ``__context__``.
+    raise ResponseFormatError(message)
 
 
 def to_wire(obj: Any) -> dict[str, Any]:

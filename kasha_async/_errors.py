@@ -42,34 +42,12 @@ not a decline. HTTP errors are turned into this tree by one function,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
 from ._codes import KashaErrorCode
-
-_EXCERPT_LIMIT = 500
-# Values of these JSON keys never leave the process in an excerpt or a message.
-_SECRET_KEYS = re.compile(
-    rb'("(?:cardnum|cardNumber|cardcvv|cvv|cvc|expiryyear|expirymonth|expiry|'
-    rb'x-api-key|apiKey|api_key|signature|password|token|storedToken)"\s*:\s*)'
-    rb'("(?:[^"\\]|\\.)*"|-?[0-9.eE+-]+)',
-    re.IGNORECASE,
-)
-_CARD_NUMBER = re.compile(rb"\b(?:\d[ -]?){12,18}\d\b")
-_CARD_NUMBER_TEXT = re.compile(_CARD_NUMBER.pattern.decode())
-
-
-def redact_bytes(body: bytes, limit: int = _EXCERPT_LIMIT) -> str:
-    """Return a short, printable excerpt of ``body`` with secrets and card numbers masked."""
-    head = body[: limit * 2]
-    cut = len(body) > len(head)  # before masking, which changes the length
-    head = _SECRET_KEYS.sub(rb'\1"[REDACTED]"', head)
-    head = _CARD_NUMBER.sub(b"[REDACTED-PAN]", head)
-    text = head.decode("utf-8", errors="replace")
-    if len(text) > limit or cut:
-        return text[:limit] + "…"
-    return text
+from ._redact import redact_bytes as redact_bytes
+from ._redact import redact_text
 
 
 class _Exchange(TypedDict, total=False):
@@ -385,7 +363,7 @@ def _error_fields(body: object) -> tuple[KashaErrorCode | None, str | None, str 
         code = _parse_code(errors.get("code"))
         raw_msg = errors.get("msg") or errors.get("message")
         # The provider may echo what it was sent: never let a card number into a message.
-        msg = _CARD_NUMBER_TEXT.sub("[REDACTED-PAN]", raw_msg) if isinstance(raw_msg, str) else None
+        msg = redact_text(raw_msg) if isinstance(raw_msg, str) else None
     if code is None:
         code = _parse_code(body.get("errorCode"))
     result = body.get("result")

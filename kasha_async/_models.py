@@ -10,16 +10,18 @@ problem. Response objects keep the exact JSON they were parsed from in
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 import attrs
 
 from ._codes import KashaErrorCode, SettleAction, TransactionStatus
+from ._constants import MAX_AMOUNT_INTEGER_DIGITS, MAX_AMOUNT_SIGNIFICANT_DIGITS
 from ._errors import InvalidRequestError
 
 #: Currencies that allow 8 decimal places instead of 2 (the reference's "crypto currency").
@@ -30,36 +32,103 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _RAW = attrs.field(factory=lambda: _EMPTY, repr=False, eq=False, hash=False)
 _ALPHA2 = re.compile(r"[A-Z]{2}")
 _ALPHA3 = re.compile(r"[A-Z]{3}")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_MAX_AMOUNT_TEXT = 64
 
 
-def to_amount(value: object) -> Decimal:
-    """Convert a user-supplied amount to ``Decimal``; binary floats are refused."""
+def read_amount(value: object) -> Decimal:
+    """The SDK's one amount parser: ``Decimal``, ``int`` or a plain ASCII decimal string.
+
+    ``"130.00"`` and ``"-5"`` are read; ``"1e3"``, ``"1_000.00"``, non-ASCII digits, ``"NaN"``,
+    floats and booleans raise ``ValueError`` (whose message never quotes the value).
+    Range and places are :func:`amount_problems`' business.
+    """
     if isinstance(value, Decimal):
-        return value
+        if value.is_finite():
+            return value
+        raise ValueError("amount must be a finite number")
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except ArithmeticError:
-            raise InvalidRequestError(f"amount {value!r} is not a decimal number") from None
-    raise InvalidRequestError(
-        f"amount must be Decimal, int or str, not {type(value).__name__} (floats lose cents)"
-    )
+        text = value.strip()
+        if len(text) <= _MAX_AMOUNT_TEXT and _PLAIN_DECIMAL.fullmatch(text):
+            return Decimal(text)
+        raise ValueError("amount must be plain ASCII digits with an optional '.' and decimals")
+    if isinstance(value, float):
+        raise ValueError("amount must be Decimal, int or str, not float (floats lose cents)")
+    raise ValueError(f"amount must be Decimal, int or str, not {type(value).__name__}")
+
+
+def to_amount(value: object) -> Decimal:
+    """Convert a user-supplied amount (:func:`read_amount`); a bad one is an InvalidRequestError."""
+    try:
+        return read_amount(value)
+    except ValueError as exc:
+        message = str(exc)
+    raise InvalidRequestError(message)
+
+
+def amount_range_problem(amount: Decimal, field: str = "amount") -> str | None:
+    """Why ``amount`` is out of range (negative, or 10**13 and above), or ``None``."""
+    if amount < 0:
+        return f"{field} must not be negative"
+    if amount and amount.adjusted() >= MAX_AMOUNT_INTEGER_DIGITS:
+        return f"{field} must be below 10^{MAX_AMOUNT_INTEGER_DIGITS}"
+    return None
 
 
 def amount_problems(amount: Decimal, currency: str, field: str = "amount") -> list[str]:
     """List what is wrong with ``amount`` for ``currency`` (empty when it is fine)."""
     if not amount.is_finite():
         return [f"{field} must be a finite number"]
-    problems = []
     if amount <= 0:
-        problems.append(f"{field} must be positive, got {amount}")
+        return [f"{field} must be positive, got {amount:.40}"]
+    out_of_range = amount_range_problem(amount, field)
+    if out_of_range is not None:
+        return [out_of_range]  # checked first: formatting 1E+100000 would build 100 KB
+    problems = []
     places = 8 if currency in CRYPTO_CURRENCIES else 2
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
-        problems.append(f"{field} {amount} has more than {places} decimal places for {currency}")
+        problems.append(
+            f"{field} {amount:.40} has more than {places} decimal places for {currency}"
+        )
+    digits = "".join(map(str, amount.as_tuple().digits)).strip("0")
+    if len(digits) > MAX_AMOUNT_SIGNIFICANT_DIGITS:
+        problems.append(
+            f"{field} has {len(digits)} significant digits, more than the "
+            f"{MAX_AMOUNT_SIGNIFICANT_DIGITS} a JSON number keeps exactly in every parser"
+        )
     return problems
+
+
+_Request = TypeVar("_Request")
+
+
+def build_request(cls: type[_Request], fields: Mapping[str, Any]) -> _Request:
+    """``cls(**fields)``, with a misspelt, missing or mistyped keyword an InvalidRequestError.
+
+    The resource methods take request fields as keywords; a plain ``TypeError`` from
+    the constructor would name neither the request nor a likely correction.
+    """
+    known = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    problems = []
+    for name in sorted(set(fields) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown keyword {name!r}{hint}")
+    missing = [
+        name
+        for name, field in known.items()
+        if field.default is attrs.NOTHING and name not in fields and field.init
+    ]
+    problems += [f"missing keyword {name!r}" for name in missing]
+    _raise_if(problems, cls.__name__)
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        message = f"invalid {cls.__name__}: a keyword has the wrong type ({exc})"
+    raise InvalidRequestError(message)
 
 
 def _check_text(problems: list[str], name: str, value: str | None, low: int, high: int) -> None:
@@ -191,6 +260,39 @@ class PayoutOptionsRequest(_InitiateRequest):
     extra3: str | None = None
 
 
+class _InitiateFields(TypedDict, total=False):
+    # Not ``Required``: a call passing a whole request object gives no keywords, and a
+    # missing field is named at run time by build_request.
+    country: str
+    currency: str
+    amount: Decimal | int | str
+    redirect_url: str
+    customer: Customer
+    notification_url: str | None
+    merchant_reference: str | None
+    language: str | None
+    user_id: str | None
+    extra1: str | None
+    extra2: str | None
+    extra3: str | None
+
+
+class PaymentOptionsFields(_InitiateFields, total=False):
+    """The keywords of ``payments.options`` / ``create_session``: :class:`PaymentOptionsRequest`."""
+
+    payment_reference: str | None
+    stored_token: str | None
+    tax: str | None
+    shipping_address: Address | None
+    order_details: tuple[OrderDetail, ...] | None
+
+
+class PayoutOptionsFields(_InitiateFields, total=False):
+    """The keywords of ``payouts.options`` / ``create_session``: :class:`PayoutOptionsRequest`."""
+
+    merchant_domain: str | None
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class SuboptionsRequest:
     """``POST /v2/payment-suboptions`` and ``/v2/payout-suboptions``."""
@@ -302,9 +404,13 @@ class Suboption:
 
 @attrs.frozen(kw_only=True, slots=True)
 class Suboptions:
-    """The suboptions answer, flattened from its ``result`` envelope."""
+    """The suboptions answer, flattened from its ``result`` envelope.
 
-    status_code: int
+    ``result_code`` is the wire's ``statusCode`` (85 here): the provider's result code,
+    not an HTTP status (errors carry that as ``status_code``).
+    """
+
+    result_code: int
     result_type: str
     payment_option_id: str | None = None
     transaction_id: str | None = None
@@ -323,7 +429,7 @@ class SubmitResult:
     the transaction up, ``reconciled`` is true and ``status`` holds what it found.
     """
 
-    status_code: int
+    result_code: int
     result_type: str
     transaction_id: str
     redirect_url: str | None = None
@@ -341,7 +447,7 @@ class SubmitResult:
 class SettleResult:
     """The answer to ``/settle-payout``."""
 
-    status_code: int
+    result_code: int
     status: TransactionStatus
     transaction_id: str
     merchant_reference: str | None = None
@@ -356,7 +462,7 @@ class Refund:
 
     id: str | None = None
     status: TransactionStatus
-    status_code: int | None = None
+    result_code: int | None = None
     error_reason: str | None = None
     payment_amount: Decimal | None = None
     currency: str | None = None

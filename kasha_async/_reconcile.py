@@ -53,7 +53,7 @@ def submit_landed(tx: Transaction) -> SubmitResult | None:
             transaction_id=tx.id,
         )
     return SubmitResult(
-        status_code=0,
+        result_code=0,
         result_type="success",
         transaction_id=tx.id,
         reconciled=True,
@@ -67,7 +67,7 @@ def settle_landed(tx: Transaction) -> SettleResult | None:
     if tx.status in _NOT_SETTLED or (not tx.status.is_final and tx.status not in _SUBMITTED):
         return None
     return SettleResult(
-        status_code=0,
+        result_code=0,
         status=tx.status,
         transaction_id=tx.id,
         merchant_reference=tx.merchant_reference,

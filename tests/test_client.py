@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from email.parser import BytesParser
 from email.policy import HTTP
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import mypy.api
 import orjson
 import pytest
 from aiohttp import web
@@ -27,6 +29,7 @@ from kasha_async import (
     ConfigError,
     Customer,
     InitiatedSession,
+    InvalidRequestError,
     KashaClient,
     PaymentOptionsRequest,
     PayoutOptionsRequest,
@@ -59,6 +62,12 @@ PAYMENT_REQUEST = PaymentOptionsRequest(
     customer=Customer(name="John Doe", phone="+34666999666"),
     merchant_reference="order-1",
 )
+PAYMENT_KW: dict[str, Any] = {
+    "country": "BR",
+    "currency": "BRL",
+    "redirect_url": REDIRECT,
+    "customer": Customer(name="John Doe"),
+}
 PAYMENT_WIRE: dict[str, Any] = {
     "country": "BR",
     "currency": "BRL",
@@ -303,7 +312,7 @@ async def test_payments_suboptions_multipart(client: KashaClient, mocked: Any) -
         for part in message.iter_parts()
     }
     assert fields == {"sessionId": "s-1", "paymentOptionId": "po-1"}
-    assert result.status_code == 85
+    assert result.result_code == 85
     assert [o.id for o in result.options] == ["b_26", "b_56", "b_256", "b_25", "b_24"]
 
 
@@ -362,7 +371,7 @@ async def test_payment_post_3ds_redirect(client: KashaClient, mocked: Any) -> No
     assert result.needs_redirect is True
     assert result.redirect_url == "https://acs.example/3ds"
     assert result.transaction_id == "tx-3ds"
-    assert result.status_code == 300
+    assert result.result_code == 300
 
 
 async def test_routes_can_be_overridden(mocked: Any) -> None:
@@ -442,6 +451,69 @@ def test_bad_configuration_is_a_config_error(
     with pytest.raises(ConfigError) as info:
         KashaClient(**kwargs)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"api_key": API_KEY + "\n"},
+        {"api_key": "key\twith-tab"},
+        {"api_key": API_KEY + "\x7f"},
+        {"api_key": API_KEY, "signature_key": SIGNATURE_KEY + "\r\n"},
+        {"api_key": API_KEY, "signature_key": "sig\x00nul-key"},
+    ],
+    ids=["key-newline", "key-tab", "key-del", "signature-crlf", "signature-nul"],
+)
+def test_control_characters_in_keys_are_config_errors(
+    no_env: pytest.MonkeyPatch, kwargs: dict[str, Any]
+) -> None:
+    """A key with a newline or any control character is refused at construction, unquoted."""
+    with pytest.raises(ConfigError) as info:
+        KashaClient(base_url=BASE, **kwargs)
+    assert "control character" in str(info.value)
+    assert API_KEY not in str(info.value)
+    assert SIGNATURE_KEY not in str(info.value)
+
+
+def test_control_characters_in_environment_keys_are_config_errors(
+    no_env: pytest.MonkeyPatch,
+) -> None:
+    """A key read from the environment with a trailing newline is refused the same way."""
+    no_env.setenv("KASHA_API_KEY", API_KEY + "\n")
+    with pytest.raises(ConfigError):
+        KashaClient(base_url=BASE)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.kasha.test", "http://10.0.0.5:8080", "http://[2001:db8::1]", "http://127.example"],
+)
+def test_plain_http_beyond_loopback_is_refused(no_env: pytest.MonkeyPatch, url: str) -> None:
+    """Plain http to a non-loopback host is a ConfigError: the key would travel in clear."""
+    with pytest.raises(ConfigError) as info:
+        KashaClient(api_key=API_KEY, base_url=url)
+    assert "allow_insecure_http" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://localhost:9",
+        "http://[::1]:80",
+        "http://0.0.0.0:8080",
+    ],
+)
+def test_plain_http_to_loopback_is_allowed(no_env: pytest.MonkeyPatch, url: str) -> None:
+    """Plain http to 127.0.0.0/8, ::1, localhost or 0.0.0.0 (this host) is accepted."""
+    assert KashaClient(api_key=API_KEY, base_url=url).base_url == url.rstrip("/")
+
+
+def test_allow_insecure_http_opts_out(no_env: pytest.MonkeyPatch) -> None:
+    """``allow_insecure_http=True`` accepts plain http to any host (a trusted test proxy)."""
+    kasha = KashaClient(api_key=API_KEY, base_url="http://proxy.test", allow_insecure_http=True)
+    assert kasha.base_url == "http://proxy.test"
 
 
 def test_failed_construction_leaves_nothing_to_warn_about(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -554,3 +626,121 @@ def test_repr_names_url_and_settings() -> None:
     """The client's repr shows where it talks and how, nothing else."""
     kasha = KashaClient(api_key=API_KEY, base_url=BASE + "/", max_retries=2, timeout=9)
     assert repr(kasha) == f"<KashaClient {BASE} timeout=9s max_retries=2>"
+
+
+async def test_with_options_changes_key_url_and_headers_on_the_same_pool(
+    client: KashaClient, mocked: Any
+) -> None:
+    """A copy with another key, URL and headers sends them; the original keeps its own."""
+    other = "https://eu.kasha.test"
+    mocked.get(other + "/v2/transactions/t", body=sample_bytes("transaction"))
+    mocked.get(BASE + "/v2/transactions/t", body=sample_bytes("transaction"))
+    copy = client.with_options(
+        api_key="other-key-0002", base_url=other + "/", default_headers={"X-Tenant": "eu"}
+    )
+    await copy.transactions.get("t")
+    await client.transactions.get("t")
+    [sent_by_copy] = mocked.requests[("GET", URL(other + "/v2/transactions/t"))]
+    [sent_by_original] = mocked.requests[("GET", URL(BASE + "/v2/transactions/t"))]
+    assert sent_by_copy.kwargs["headers"]["x-api-key"] == "other-key-0002"
+    assert sent_by_copy.kwargs["headers"]["X-Tenant"] == "eu"
+    assert "x-signature" in sent_by_copy.kwargs["headers"]
+    assert sent_by_original.kwargs["headers"]["x-api-key"] == API_KEY
+    assert "X-Tenant" not in sent_by_original.kwargs["headers"]
+    assert copy.base_url == other
+    assert copy._transport._get_session() is client._transport._get_session()
+    assert copy.stats is client.stats
+
+
+async def test_default_headers_are_sent_and_a_user_agent_replaces_ours(mocked: Any) -> None:
+    """Constructor ``default_headers`` go on every request; copies add to them."""
+    mocked.get(BASE + "/v2/transactions/t", body=sample_bytes("transaction"), repeat=True)
+    headers = {"user-agent": "shop/1.0", "X-Team": "payments"}
+    async with KashaClient(api_key=API_KEY, base_url=BASE, default_headers=headers) as kasha:
+        await kasha.with_options(default_headers={"X-Extra": "1"}).transactions.get("t")
+    [call] = mocked.requests[("GET", URL(BASE + "/v2/transactions/t"))]
+    sent = call.kwargs["headers"]
+    assert sent["user-agent"] == "shop/1.0"
+    assert "User-Agent" not in dict(sent)
+    assert (sent["X-Team"], sent["X-Extra"], sent["x-api-key"]) == ("payments", "1", API_KEY)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"default_headers": {"X-Api-Key": "forged"}},
+        {"default_headers": {"x-signature": "forged"}},
+        {"default_headers": {"X-Note": "a\r\nX-Injected: 1"}},
+        {"api_key": "key\n"},
+        {"base_url": "http://api.kasha.test"},
+        {"max_retries": -1},
+    ],
+    ids=[
+        "api-key-header",
+        "signature-header",
+        "header-injection",
+        "key-newline",
+        "http",
+        "retries",
+    ],
+)
+def test_with_options_checks_like_the_constructor(
+    client: KashaClient, options: dict[str, Any]
+) -> None:
+    """A copy's key, URL and headers are checked as the constructor checks them."""
+    with pytest.raises(ConfigError):
+        client.with_options(**options)
+
+
+async def test_per_call_timeout_applies_to_that_call_only(client: KashaClient, mocked: Any) -> None:
+    """``timeout=`` on a resource method bounds that call; the client's default is kept."""
+    mocked.get(BASE + "/v2/transactions/t", body=sample_bytes("transaction"), repeat=True)
+    seen: list[Timeout] = []
+    send = client._transport.send
+
+    async def recording_send(*args: Any, timeout: Timeout, **kwargs: Any) -> Any:
+        seen.append(timeout)
+        return await send(*args, timeout=timeout, **kwargs)
+
+    client._transport.send = recording_send  # type: ignore[method-assign]
+    await client.transactions.get("t", timeout=2.5)
+    await client.transactions.get("t")
+    assert [t.total for t in seen] == [2.5, Timeout().total]
+    assert client.timeout == Timeout()
+
+
+@pytest.mark.parametrize("method", ["payments.options", "payouts.create_session"])
+async def test_a_misspelt_request_keyword_is_an_invalid_request_error(
+    client: KashaClient, mocked: Any, method: str
+) -> None:
+    """``ammount=`` raises InvalidRequestError naming it (and the likely fix); nothing is sent."""
+    area, name = method.split(".")
+    call = getattr(getattr(client, area), name)
+    fields = {**PAYMENT_KW, "ammount": Decimal("1.00")}
+    with pytest.raises(InvalidRequestError) as info:
+        await call(**fields)
+    assert "'ammount'" in str(info.value)
+    assert "did you mean 'amount'" in str(info.value)
+    assert "missing keyword 'amount'" in str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert mocked.requests == {}
+
+
+async def test_a_request_and_keywords_together_are_refused(client: KashaClient) -> None:
+    """Passing a request object and keywords is an error, not keywords silently ignored."""
+    with pytest.raises(InvalidRequestError, match="not both"):
+        await client.payments.options(PAYMENT_REQUEST, merchant_reference="other")
+
+
+def test_mypy_sees_a_misspelt_request_keyword(tmp_path: Path) -> None:
+    """The request keywords are typed: mypy reports ``ammount=`` as an unexpected keyword."""
+    snippet = tmp_path / "typo.py"
+    snippet.write_text(
+        "from kasha_async import Customer, KashaClient\n"
+        "async def main(kasha: KashaClient) -> None:\n"
+        "    await kasha.payments.options(country='BR', currency='BRL', ammount='1.00',\n"
+        "        redirect_url='https://r', customer=Customer())\n"
+    )
+    out, _, status = mypy.api.run(["--strict", "--no-error-summary", str(snippet)])
+    assert status == 1
+    assert 'Unexpected keyword argument "ammount"' in out

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -59,14 +60,14 @@ def test_to_camel(name: str, camel: str) -> None:
     ("value", "expected"),
     [("000", 0), (0, 0), ("085", 85), (85, 85), ("300", 300), (300.0, 300)],
 )
-def test_status_code_variants_are_one_int(value: object, expected: int) -> None:
+def test_result_code_variants_are_one_int(value: object, expected: int) -> None:
     """statusCode as "000", 0, "085", 85 or "300" is one integer."""
     result = parse(
         SubmitResult,
         {"statusCode": value, "resultType": "success", "result": {"transactionId": "t"}},
     )
-    assert result.status_code == expected
-    assert type(result.status_code) is int
+    assert result.result_code == expected
+    assert type(result.result_code) is int
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,8 @@ def test_status_code_variants_are_one_int(value: object, expected: int) -> None:
         (0.1, "0.1"),
         (1234.56, "1234.56"),
         (" 7.25 ", "7.25"),
-        (-3, "-3"),
+        (0, "0"),
+        ("9999999999999.99", "9999999999999.99"),
     ],
 )
 def test_money_is_exact_decimal(value: object, expected: str) -> None:
@@ -94,11 +96,38 @@ def test_float_money_never_goes_through_decimal_of_float() -> None:
     assert parse_decimal(0.1) != Decimal.from_float(0.1)
 
 
-@pytest.mark.parametrize("value", [True, "ten", "NaN", "Infinity", [1], {"a": 1}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        True,
+        "ten",
+        "NaN",
+        "Infinity",
+        [1],
+        {"a": 1},
+        -3,
+        "-0.01",
+        "1e999999999",
+        "1e3",
+        "1_000.00",
+        "\u0661\u0660\u0660",
+        "10000000000000",
+        1e300,
+    ],
+)
 def test_bad_money_is_response_format_error(value: object) -> None:
-    """Booleans, words, NaN, infinity and containers are not money."""
+    """Words, NaN, exponents, underscores, non-ASCII digits, negative or huge are not money."""
     with pytest.raises(ResponseFormatError):
         parse(Transaction, tx(paymentAmount=value))
+
+
+def test_a_huge_json_number_answer_is_refused_quickly() -> None:
+    """An answer amount of 1e999999999 (or 10**13 and above) is a ResponseFormatError."""
+    for literal in (b"1e999999999", b"12345678901234567890.5", b"-1.5"):
+        body = b'{"id": "t", "status": "COMPLETED", "paymentAmount": ' + literal + b"}"
+        with pytest.raises(ResponseFormatError) as info:
+            parse(Transaction, loads(body))
+        assert literal.decode() not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +135,7 @@ def test_bad_money_is_response_format_error(value: object) -> None:
     [
         (b"12345678.12345678", "12345678.12345678"),
         (b"123456789.98765432", "123456789.98765432"),
-        (b"99999999999999.99", "99999999999999.99"),
+        (b"9999999999999.99", "9999999999999.99"),
     ],
 )
 def test_money_json_numbers_with_many_digits_are_exact(literal: bytes, expected: str) -> None:
@@ -227,7 +256,7 @@ def test_to_wire_is_camel_case_and_omits_none() -> None:
     }
 
 
-@pytest.mark.parametrize("amount", ["130.00", "0.10", "1E+2", "99999999999999.99"])
+@pytest.mark.parametrize("amount", ["130.00", "0.10", "1E+2", "9999999999999.99"])
 def test_dumps_writes_money_digits_exactly(amount: str) -> None:
     """Encoded money is a JSON number with exactly the Decimal's digits in plain notation."""
     request = PaymentOptionsRequest(
@@ -272,3 +301,14 @@ def test_parse_failure_names_the_model() -> None:
     with pytest.raises(ResponseFormatError) as info:
         parse(SubmitResult, {"statusCode": "abc", "resultType": "success", "result": {}})
     assert "SubmitResult" in str(info.value)
+
+
+@pytest.mark.parametrize("cls", [SubmitResult, SettleResult, Suboptions, Refund])
+def test_wire_status_code_is_result_code(cls: type) -> None:
+    """The wire's ``statusCode`` is ``result_code`` (not the HTTP ``status_code`` of errors)."""
+    names = {field.name for field in attrs.fields(cls)}
+    assert "result_code" in names
+    assert "status_code" not in names
+    result = SubmitResult(result_code=85, result_type="success", transaction_id="t")
+    assert to_wire(result)["statusCode"] == 85
+    assert "resultCode" not in to_wire(result)

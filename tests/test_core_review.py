@@ -26,7 +26,7 @@ from kasha_async._models import Transaction
 from tests.fixtures import sample_bytes
 from tests.test_http import Handler, client_for, serve
 
-BASE = "http://kasha.test"
+BASE = "https://kasha.test"
 PAY = f"{BASE}/v2/payment"
 TX = f"{BASE}/v2/transactions/tx-1"
 KEY = "live-key-0123456789"

@@ -60,6 +60,73 @@ def test_amount_refuses_floats_and_other_types(given: object) -> None:
 
 
 @pytest.mark.parametrize(
+    "given",
+    [
+        "1e3",
+        "1E+2",
+        "1_000.00",
+        "\u0661\u0660\u0660",
+        "\uff11\uff10",
+        "NaN",
+        "Infinity",
+        "-inf",
+        "+5",
+        ".5",
+        "5.",
+        "1,000.00",
+        "0x10",
+        Decimal("NaN"),
+        Decimal("Infinity"),
+    ],
+)
+def test_amount_accepts_plain_ascii_decimals_only(given: object) -> None:
+    """Exponents, underscores, non-ASCII digits, signs, NaN and Inf are refused, unquoted."""
+    with pytest.raises(InvalidRequestError) as info:
+        payment(amount=given)
+    if isinstance(given, str):
+        assert given not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [
+        (Decimal("1E+100000"), "BRL"),
+        (10**13, "BRL"),
+        ("10000000000000.00", "BRL"),
+        ("1234567890123.12345678", "BTC"),
+        ("1234567.1234567890123456", "BTC"),
+    ],
+    ids=["1E+100000", "10^13", "10^13-text", "22-digits-crypto", "23-digits"],
+)
+def test_amount_magnitude_and_significant_digits_are_bounded(amount: object, currency: str) -> None:
+    """Amounts from 10**13, or with more than 15 significant digits, are refused."""
+    with pytest.raises(InvalidRequestError) as info:
+        payment(amount=amount, currency=currency)
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [("9999999999999.99", "BRL"), ("1234567.12345678", "BTC"), ("0.00000001", "BTC")],
+)
+def test_amounts_at_the_bound_are_accepted(amount: str, currency: str) -> None:
+    """The largest fiat amount and a 15-digit crypto amount pass and keep their digits."""
+    assert format(payment(amount=amount, currency=currency).amount, "f") == amount
+
+
+def test_batch_items_use_the_same_amount_parser() -> None:
+    """A batch row's amount goes through the same parser: "1e3" and "1_000" are refused."""
+    from kasha_async.batch import PayoutItem
+
+    for bad in ("1e3", "1_000.00", "\u0661"):
+        with pytest.raises(InvalidRequestError):
+            PayoutItem(reference="r", country="AR", currency="ARS", amount=bad)
+    assert PayoutItem(reference="r", country="AR", currency="ARS", amount="1000.00").amount == (
+        Decimal("1000.00")
+    )
+
+
+@pytest.mark.parametrize(
     ("amount", "currency"),
     [("0", "BRL"), ("-1", "BRL"), ("1.001", "BRL"), ("NaN", "BRL"), ("1.123456789", "BTC")],
 )
@@ -151,8 +218,8 @@ def test_repr_hides_personal_and_card_data() -> None:
 
 def test_raw_is_ignored_by_equality_and_repr() -> None:
     """``raw`` keeps the wire JSON but does not take part in ``==`` or repr."""
-    one = SubmitResult(status_code=0, result_type="success", transaction_id="t", raw={"a": 1})
-    two = SubmitResult(status_code=0, result_type="success", transaction_id="t")
+    one = SubmitResult(result_code=0, result_type="success", transaction_id="t", raw={"a": 1})
+    two = SubmitResult(result_code=0, result_type="success", transaction_id="t")
     assert one == two
     assert "raw" not in repr(one)
     assert one.raw == {"a": 1}

@@ -151,7 +151,7 @@ def test_payment_suboptions_sample() -> None:
     assert_fields(
         parsed,
         {
-            "status_code": 85,
+            "result_code": 85,
             "result_type": "option_choice",
             "payment_option_id": "f34deaf0-a854-4d12-ae6a-b309c9feb404",
             "transaction_id": "dd5804ab-4f4b-477a-90d2-8ee86d66ae48",
@@ -182,7 +182,7 @@ def test_payment_sample() -> None:
     assert_fields(
         parsed,
         {
-            "status_code": 0,
+            "result_code": 0,
             "result_type": "success",
             "transaction_id": "15be2828-c286-48f0-ae73-7a9f151dc0f2",
             "redirect_url": None,
@@ -201,7 +201,7 @@ def test_hybrid_payment_sample() -> None:
     assert_fields(
         parsed,
         {
-            "status_code": 300,
+            "result_code": 300,
             "result_type": "redirect",
             "transaction_id": "f5773e8a-697e-4b25-a01d-bd3701091a8f",
             "redirect_url": None,
@@ -263,7 +263,7 @@ def test_payout_suboptions_sample_options_object_with_form_inputs_inside() -> No
     assert_fields(
         parsed,
         {
-            "status_code": 85,
+            "result_code": 85,
             "result_type": "option_choice",
             "payment_option_id": "dfb7a9c4-1e87-4803-9929-091d946999d",
             "transaction_id": "ae25e39c-2796-43fc-a6af-e5c77f242ac4",
@@ -289,7 +289,7 @@ def test_payout_sample_status_code_zero() -> None:
     assert_fields(
         parsed,
         {
-            "status_code": 0,
+            "result_code": 0,
             "result_type": "success",
             "transaction_id": "1a48baf9-affe-4fde-9ccb-eafa32b478e2",
             "redirect_url": None,
@@ -306,7 +306,7 @@ def test_settle_payout_sample() -> None:
     assert_fields(
         parsed,
         {
-            "status_code": 0,
+            "result_code": 0,
             "status": TransactionStatus.PROCESSING,
             "transaction_id": "1a48baf9-affe-4fde-9ccb-eafa32b478e2",
             "merchant_reference": "mr-65gkcsf2w23423",
@@ -326,7 +326,7 @@ def test_refund_sample_id_and_day_first_dates() -> None:
         {
             "id": "feb6a715-9f7c-49d4-b6f7-10c59d18a194",
             "status": TransactionStatus.REFUNDED,
-            "status_code": 0,
+            "result_code": 0,
             "error_reason": "Success",
             "payment_amount": Decimal("1000"),
             "currency": "BRL",

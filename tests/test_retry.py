@@ -26,7 +26,7 @@ from kasha_async import (
 )
 from kasha_async._retry import Kind, is_retryable, retry_after_seconds
 
-BASE = "http://kasha.test"
+BASE = "https://kasha.test"
 PAY = f"{BASE}/v2/payment"
 SETTLE = f"{BASE}/v2/settle-payout"
 REFUND = f"{BASE}/v2/refund"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,10 +19,13 @@ from kasha_async import (
     Identification,
     KashaClient,
     KashaError,
+    KashaErrorCode,
     PaymentOptionsRequest,
     PayoutOptionsRequest,
     SubmitRequest,
+    ValidationError,
 )
+from kasha_async._redact import redact_bytes, redact_text
 from tests.fixtures import sample
 
 BASE = "https://kasha.test"
@@ -219,7 +224,146 @@ async def test_error_answers_leak_nothing(
     assert len(errors) == len(CALLS)
     assert_clean(caplog.text)
     for exc in errors:
-        assert_clean(str(exc))
-        assert_clean(repr(exc))
-        assert_clean(exc.body_excerpt or "")
-        assert_clean(repr(vars(exc)))
+        for text in shown_by(exc):
+            assert_clean(text)
+
+
+def chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception reachable through ``__cause__`` and ``__context__``."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is not None and all(current is not other for other in seen):
+            seen.append(current)
+            todo += [current.__cause__, current.__context__]
+    return seen
+
+
+def shown_by(exc: BaseException) -> list[str]:
+    """Every text an app could log about ``exc``: its chain's str, repr, attributes, traceback."""
+    texts = ["".join(traceback.format_exception(exc))]
+    for link in chain(exc):
+        texts += [str(link), repr(link), repr(getattr(link, "__dict__", {}))]
+        texts += [repr(getattr(link, name, None)) for name in ("request_info", "args")]
+    return texts
+
+
+def test_chain_walk_reaches_causes_and_contexts() -> None:
+    """The leak check walks a chained cause and its context, so nothing there hides."""
+    try:
+        try:
+            raise ValueError("inner " + API_KEY)
+        except ValueError as inner:
+            raise KeyError("middle") from inner
+    except KeyError as middle:
+        outer = KashaError("outer")
+        outer.__context__ = middle
+    assert len(chain(outer)) == 3
+    assert any(API_KEY in text for text in shown_by(outer))
+
+
+CBU = "0170099220000067797370"
+IBAN = "ES9121000418450200051332"
+ACCOUNT = "AC-7788-QZ"
+HOLDER = "Maria Lopez Quintana"
+BANK = {"cbu": CBU, "iban": IBAN, "accountNumber": ACCOUNT, "holder": HOLDER}
+BANK_ECHO = orjson.dumps(
+    {
+        "statusCode": "1005",
+        "resultType": "error",
+        "errors": {
+            "code": "1005",
+            "msg": f"Invalid extraData: cbu={CBU} iban={IBAN} account {ACCOUNT} holder {HOLDER}",
+        },
+        "request": {"extraData": BANK},
+    }
+)
+
+
+@pytest.mark.parametrize("operation", ["payouts.create", "payments.post"])
+async def test_echoed_bank_details_are_masked(client: KashaClient, operation: str) -> None:
+    """A 1005 that repeats the sent bank details keeps them out of str, reason and excerpt."""
+    method, path, _, _ = CALLS[operation]
+    submit = client.payouts.create if operation == "payouts.create" else client.payments.post
+    with aioresponses() as mocked:
+        mock(mocked, method, path, 400, BANK_ECHO)
+        with pytest.raises(ValidationError) as info:
+            await submit(session_id="s", payment_option_id="p", extra_data=BANK)
+    exc = info.value
+    assert exc.code == KashaErrorCode.INVALID_BANK_ACCOUNT_FORMAT
+    assert "Invalid extraData" in (exc.reason or "")
+    texts = [*shown_by(exc), exc.reason or "", exc.body_excerpt or ""]
+    for text in texts:
+        for value in (CBU, IBAN, ACCOUNT, HOLDER, CBU[:12], "9121000418"):
+            assert value not in text, (value, text)
+
+
+async def test_bank_details_are_masked_by_shape_when_not_sent(client: KashaClient) -> None:
+    """A CBU, an IBAN or a named bank field the SDK never sent is masked by shape or name."""
+    body = orjson.dumps(
+        {
+            "errors": {"code": "1005", "msg": f"account {CBU} / {IBAN} refused"},
+            "beneficiary": {"accountNumber": "AB-12", "document": "X-99", "phone": "+54 911"},
+        }
+    )
+    with aioresponses() as mocked:
+        mock(mocked, "POST", "/v2/payout-suboptions", 400, body)
+        with pytest.raises(ValidationError) as info:
+            await client.payouts.suboptions(session_id="s", payment_option_id="p")
+    for text in [*shown_by(info.value), info.value.body_excerpt or ""]:
+        for value in (CBU, IBAN, "AB-12", "X-99", "+54 911"):
+            assert value not in text, (value, text)
+
+
+def file_texts(folder: Path) -> list[str]:
+    """The bytes of every file in ``folder`` (journal, its WAL, the report), as text."""
+    return [path.read_bytes().decode("latin-1") for path in sorted(folder.iterdir())]
+
+
+async def test_echoed_bank_details_stay_out_of_the_journal_and_report(
+    client: KashaClient, tmp_path: Path
+) -> None:
+    """A batch payout declined with an echo of its bank details journals and reports them masked."""
+    from kasha_async.batch import ClientDriver, PayoutItem, run_payouts
+
+    item = PayoutItem(
+        reference="r-1",
+        country="AR",
+        currency="ARS",
+        amount="10.00",
+        option_id="o",
+        extra_data=BANK,
+    )
+    journal = tmp_path / "journal.sqlite"
+    with aioresponses() as mocked:
+        mock(mocked, "POST", "/v2/payout-options", 200, orjson.dumps(sample("payout-options")))
+        mock(mocked, "POST", "/v2/payout", 400, BANK_ECHO)
+        report = await run_payouts(
+            client, [item], journal=journal, driver=ClientDriver(client), progress=False
+        )
+    report.write_csv(tmp_path / "report.csv")
+    [result] = report.results
+    assert "Invalid extraData" in f"{result.decline_reason} {result.last_error}"
+    shown = [repr(report), repr(result), *file_texts(tmp_path)]
+    for text in shown:
+        for value in (CBU, IBAN, ACCOUNT, HOLDER):
+            assert value not in text, (value, text[:200])
+
+
+def test_masking_by_key_name_covers_compound_keys_and_numbers() -> None:
+    """A bank or personal key inside a longer name is masked, string or number; others stay."""
+    body = orjson.dumps(
+        {"beneficiaryAccountNumber": 20345678, "customerPhone": "+54 9", "reference": "ord-7"}
+    )
+    excerpt = redact_bytes(body)
+    assert "20345678" not in excerpt
+    assert "+54 9" not in excerpt
+    assert '"reference":"ord-7"' in excerpt
+
+
+def test_a_huge_provider_message_is_cut_before_masking() -> None:
+    """A provider message of a megabyte becomes a short reason, so masking stays cheap."""
+    reason = redact_text("x " * 500_000 + CBU)
+    assert len(reason) <= 1001
+    assert reason.endswith("…")

@@ -78,11 +78,11 @@ async def test_suboptions_hybrid_and_cashier_links_through_the_client(kasha: Kas
             session_id=session.session_id, payment_option_id=spei, multipart=multipart
         )
         assert [o.id for o in subs.options] == ["b_301", "b_302", "b_303"]
-        assert subs.status_code == 85
+        assert subs.result_code == 85
         assert subs.form_inputs[0].name == "phone"
     hybrid = await kasha.payments.hybrid(session_id=session.session_id, payment_option_id=spei)
     assert hybrid.needs_redirect
-    assert hybrid.status_code == 300
+    assert hybrid.result_code == 300
     link = await kasha.payments.create_session(**_fields())
     payout_link = await kasha.payouts.create_session(**_fields())
     assert link.cashier_url.startswith("http://127.0.0.1")
