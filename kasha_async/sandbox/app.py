@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._operations import ROUTES
+from .._operations import OPERATIONS
 from .._signing import verify
 from ._wire import (
     MAX_BODY_BYTES,
@@ -39,7 +39,10 @@ UNMATCHED = "unmatched"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Operation = Callable[[SandboxState, Mapping[str, Any], str], Payload]
 
-_OPERATIONS: dict[str, Operation] = {
+#: Operation name (a key of :data:`~kasha_async._operations.OPERATIONS`) -> what the state does
+#: with the request: its decoded body (a GET: its path parameters) and the server's origin.
+#: The only mapping of names to handlers; methods and paths come from the operation table.
+_OPERATIONS: Mapping[str, Operation] = {
     "payments.create_session": lambda s, b, o: s.initiate("payment", b, cashier_origin=o),
     "payouts.create_session": lambda s, b, o: s.initiate("payout", b, cashier_origin=o),
     "payments.options": lambda s, b, o: s.initiate("payment", b),
@@ -51,6 +54,7 @@ _OPERATIONS: dict[str, Operation] = {
     "payouts.create": lambda s, b, o: s.create_payout(b),
     "payouts.settle": lambda s, b, o: s.settle(b),
     "refunds.create": lambda s, b, o: s.refund(b),
+    "transactions.get": lambda s, b, o: s.get_transaction(b["transaction_id"]),
 }
 _HTML_ERROR = (
     b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
@@ -125,7 +129,7 @@ def _endpoint_name(request: web.Request) -> str:
     if match.http_exception is not None:
         return UNMATCHED
     name = match.route.name
-    return name if name is not None and name in ROUTES else CONTROL
+    return name if name is not None and name in OPERATIONS else CONTROL
 
 
 async def _serve_api(
@@ -170,24 +174,19 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _api_handler(operation: Operation) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        body = decode_body(request, await request.read())
+        if request.method == "GET":
+            body: Mapping[str, Any] = request.match_info
+        else:
+            body = decode_body(request, await request.read())
         payload = operation(request.app[STATE_KEY], body, _origin(request))
         return json_response(payload)
 
     return handler
 
 
-async def _get_transaction(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE_KEY]
-    return json_response(state.get_transaction(request.match_info["transaction_id"]))
-
-
 def _add_api_routes(app: web.Application) -> None:
-    for name, (method, path) in ROUTES.items():
-        handler = (
-            _get_transaction if name == "transactions.get" else _api_handler(_OPERATIONS[name])
-        )
-        app.router.add_route(method, path, handler, name=name)
+    for op in OPERATIONS.values():
+        app.router.add_route(op.method, op.path, _api_handler(_OPERATIONS[op.name]), name=op.name)
 
 
 async def _cleanup(app: web.Application) -> None:

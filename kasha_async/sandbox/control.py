@@ -20,7 +20,7 @@ _PAGE = "<html><body><h1>Kasha sandbox {what}</h1><p>{hint}</p></body></html>"
 
 async def _body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
-    return decode_body(request, raw) if raw else {}
+    return decode_body(request, raw, parse_float=float) if raw else {}
 
 
 def _bad_request(exc: Exception) -> SandboxError:
