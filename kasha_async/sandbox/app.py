@@ -9,8 +9,11 @@ the §5 error body; nothing answers a traceback.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import socket
 import struct
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -35,6 +38,11 @@ from .webhooks import WebhookDispatcher
 
 CONTROL = "control"
 UNMATCHED = "unmatched"
+#: Control paths that stay open when the key is required: the pages a customer's browser
+#: opens from ``cashierUrl``/``redirectUrl`` (the session or transaction id is the capability,
+#: as on the provider's hosted pages).
+_CONTROL_PREFIX = "/_sandbox/"
+_BROWSER_PAGES = ("/_sandbox/cashier/", "/_sandbox/3ds/")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Operation = Callable[[SandboxState, Mapping[str, Any], str], Payload]
@@ -65,9 +73,14 @@ def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def _authenticate(request: web.Request, state: SandboxState, raw: bytes) -> None:
-    if request.headers.get("x-api-key") != state.api_key:
+def _require_key(request: web.Request, state: SandboxState) -> None:
+    given = request.headers.get("x-api-key", "").encode("utf-8", "replace")
+    if not hmac.compare_digest(given, state.api_key.encode("utf-8")):
         raise SandboxError(401, 401, "Invalid or missing x-api-key.")
+
+
+def _authenticate(request: web.Request, state: SandboxState, raw: bytes) -> None:
+    _require_key(request, state)
     signature = request.headers.get("x-signature")
     if (
         state.signature_key
@@ -121,6 +134,44 @@ async def _fault_after(
     return truncated
 
 
+# --- binding beyond loopback ----------------------------------------------------------------
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether binding ``host`` serves this machine only (``""``/``None`` bind every interface)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to any interface: treat it as exposed
+
+
+def check_bind_host(state: SandboxState, host: str | None) -> None:
+    """Before binding ``host``: beyond loopback, warn loudly and require the key on control.
+
+    The ``/_sandbox`` routes change balances and clocks and the sandbox posts webhooks
+    to any ``notificationUrl``; on loopback they stay open for tests, elsewhere they
+    take the same ``x-api-key`` as the API (the browser pages excepted).
+    """
+    if is_loopback(host):
+        return
+    state.control_requires_key = True
+    warnings.warn(
+        f"Kasha sandbox bound to {host or 'every interface'!r}, beyond loopback: anyone who "
+        "can reach it can call it, and it posts webhooks to any notificationUrl. The "
+        "/_sandbox control routes now require the x-api-key; do not use the default key.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _is_protected_control(path: str) -> bool:
+    return path.startswith(_CONTROL_PREFIX) and not path.startswith(_BROWSER_PAGES)
+
+
 # --- the middleware --------------------------------------------------------------------------
 
 
@@ -160,6 +211,8 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             status = request.match_info.http_exception.status  # type: ignore[union-attr]
             raise SandboxError(status, status, f"No route {request.method} {request.path}.")
         if name == CONTROL:
+            if state.control_requires_key and _is_protected_control(request.path):
+                _require_key(request, state)
             return await handler(request)
         return await _serve_api(request, handler, state, name)
     except SandboxError as exc:

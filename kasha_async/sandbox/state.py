@@ -207,6 +207,9 @@ class SandboxState:
     ) -> None:
         self.api_key = api_key
         self.signature_key = signature_key
+        #: Whether ``/_sandbox`` control routes take the ``x-api-key`` too (bound beyond
+        #: loopback: :func:`kasha_async.sandbox.app.check_bind_host` sets it).
+        self.control_requires_key = False
         self.clock = clock or ManualClock()
         self.faults = FaultInjector(seed)
         #: Seconds before a PENDING APM or 3DS payment completes; None: only by control call.
