@@ -32,7 +32,6 @@ from ._wire import (
 )
 from .control import add_control_routes
 from .faults import BEFORE_HANDLER, FaultKind, FaultRule
-from .openapi import openapi_document
 from .state import Payload, SandboxError, SandboxState
 from .webhooks import WebhookDispatcher
 
@@ -225,12 +224,24 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 # --- handlers --------------------------------------------------------------------------------
 
 
-def _api_handler(operation: Operation) -> Handler:
+def _check_request(operation: str, body: Mapping[str, Any]) -> None:
+    """Refuse a body the OpenAPI document calls invalid: 1009 for the amount, else 1000."""
+    from .openapi import request_problems  # imported here: `python -m ...openapi` runs it
+
+    problems = request_problems(operation, body)
+    if problems:
+        code = 1009 if problems[0].startswith("body.amount") else 1000
+        message = "Invalid amount" if code == 1009 else "Validation error"
+        raise SandboxError(400, code, f"{message}: " + "; ".join(problems)[:300])
+
+
+def _api_handler(name: str, operation: Operation) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method == "GET":
             body: Mapping[str, Any] = request.match_info
         else:
             body = decode_body(request, await request.read())
+            _check_request(name, body)
         payload = operation(request.app[STATE_KEY], body, _origin(request))
         return json_response(payload)
 
@@ -239,7 +250,7 @@ def _api_handler(operation: Operation) -> Handler:
 
 def _add_api_routes(app: web.Application) -> None:
     for op in OPERATIONS.values():
-        app.router.add_route(op.method, op.path, _api_handler(_OPERATIONS[op.name]), name=op.name)
+        app.router.add_route(op.method, op.path, _api_handler(op.name, _OPERATIONS[op.name]), name=op.name)
 
 
 async def _cleanup(app: web.Application) -> None:
@@ -261,4 +272,6 @@ def create_app(state: SandboxState, webhooks: WebhookDispatcher | None = None) -
 
 
 async def _openapi(request: web.Request) -> web.StreamResponse:
+    from .openapi import openapi_document
+
     return json_response(openapi_document(_origin(request)))
