@@ -200,6 +200,17 @@ async def _serve_api(
     return response
 
 
+def _unmatched(request: web.Request) -> web.StreamResponse:
+    """404 for an unknown path; 405 for a known one, with the ``Allow`` header RFC 9110 wants."""
+    http_exception = request.match_info.http_exception
+    assert http_exception is not None
+    status = http_exception.status
+    error = SandboxError(status, status, f"No route {request.method} {request.path}.")
+    if isinstance(http_exception, web.HTTPMethodNotAllowed):
+        return error_response(error, {"Allow": ", ".join(sorted(http_exception.allowed_methods))})
+    return error_response(error)
+
+
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE_KEY]
@@ -207,8 +218,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.count_request(name)
     try:
         if name == UNMATCHED:
-            status = request.match_info.http_exception.status  # type: ignore[union-attr]
-            raise SandboxError(status, status, f"No route {request.method} {request.path}.")
+            return _unmatched(request)
         if name == CONTROL:
             if state.control_requires_key and _is_protected_control(request.path):
                 _require_key(request, state)
@@ -250,7 +260,9 @@ def _api_handler(name: str, operation: Operation) -> Handler:
 
 def _add_api_routes(app: web.Application) -> None:
     for op in OPERATIONS.values():
-        app.router.add_route(op.method, op.path, _api_handler(op.name, _OPERATIONS[op.name]), name=op.name)
+        app.router.add_route(
+            op.method, op.path, _api_handler(op.name, _OPERATIONS[op.name]), name=op.name
+        )
 
 
 async def _cleanup(app: web.Application) -> None:

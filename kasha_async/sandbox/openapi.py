@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 
 from .. import _models as m
-from .._codes import CODE_TABLE, SettleAction, TransactionStatus
+from .._codes import CODE_TABLE, TransactionStatus
 from .._convert import to_camel
 from .._models import CRYPTO_CURRENCIES
 from .._operations import OPERATIONS
@@ -84,14 +84,20 @@ _TEXT_255 = {"minLength": 1, "maxLength": 255}
 _FIELD_RULES: Mapping[tuple[type, str], Schema] = {
     (m._InitiateRequest, "country"): {
         "pattern": "^[A-Z]{2}$",
+        "maxLength": 2,  # with the pattern: no trailing newline, whatever the regex dialect
         "description": "ISO 3166 alpha-2",
     },
-    (m._InitiateRequest, "currency"): {"pattern": "^[A-Z]{3}$", "description": "ISO 4217"},
+    (m._InitiateRequest, "currency"): {
+        "pattern": "^[A-Z]{3}$",
+        "maxLength": 3,
+        "description": "ISO 4217",
+    },
     (m._InitiateRequest, "redirectUrl"): {"minLength": 1, "maxLength": 500},
     (m._InitiateRequest, "merchantReference"): _TEXT_255
     | {"description": "Unique per merchant (3017 on a second post/create)"},
     (m._InitiateRequest, "language"): {
         "pattern": "^[A-Z]{2}$",
+        "maxLength": 2,
         "description": "ISO 639 alpha-2, e.g. EN, ES, PT",
     },
     **{
@@ -386,20 +392,29 @@ def _answer_schemas() -> dict[str, Schema]:
     }
 
 
+def _amount_text(places: int) -> Schema:
+    """A decimal string above zero with at most ``places`` places (no exponent, no sign)."""
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": f"^[1-9][0-9]{{0,17}}(\\.[0-9]{{1,{places}}})?$"},
+            {
+                "type": "string",
+                "pattern": f"^0\\.0{{0,{places - 1}}}[1-9][0-9]*$",
+                "maxLength": places + 2,
+            },
+        ]
+    }
+
+
 def _amount_schemas() -> dict[str, Schema]:
     number = {"type": "number", "exclusiveMinimum": 0}
-    text = "^(0|[1-9][0-9]{0,17})(\\.[0-9]{1,%d})?$"
     return {
         "Amount": {
             "description": "Major units, > 0: at most 2 decimal places, 8 for crypto currencies",
-            "anyOf": [number, {"type": "string", "pattern": text % 8}],
+            "anyOf": [number, _amount_text(8)],
         },
-        "FiatAmount": {
-            "anyOf": [number | {"multipleOf": 0.01}, {"type": "string", "pattern": text % 2}]
-        },
-        "CryptoAmount": {
-            "anyOf": [number | {"multipleOf": 1e-8}, {"type": "string", "pattern": text % 8}]
-        },
+        "FiatAmount": {"anyOf": [number | {"multipleOf": 0.01}, _amount_text(2)]},
+        "CryptoAmount": {"anyOf": [number | {"multipleOf": 1e-8}, _amount_text(8)]},
     }
 
 
@@ -411,10 +426,10 @@ _OTHER_REQUESTS = (m.SuboptionsRequest, m.SubmitRequest, m.SettleRequest, m.Refu
 @functools.cache
 def _schemas() -> dict[str, Schema]:
     schemas = _amount_schemas()
-    for cls in _PARTS + _OTHER_REQUESTS:
-        schemas[cls.__name__] = _model_schema(cls)
-    for cls in _REQUEST_MODELS:
-        schemas[cls.__name__] = _initiate_schema(cls)
+    for part in _PARTS + _OTHER_REQUESTS:
+        schemas[part.__name__] = _model_schema(part)
+    for initiate in _REQUEST_MODELS:
+        schemas[initiate.__name__] = _initiate_schema(initiate)
     schemas["SettleRequest"]["properties"]["action"]["description"] = "APPROVE or DECLINE"
     return schemas | _answer_schemas()
 
@@ -506,7 +521,9 @@ def _operation(name: str) -> Schema:
     samples = _samples()
     ok: Schema = {
         "description": "Success",
-        "content": {"application/json": _json_content(_ref(answer), samples["responses"].get(sample))},
+        "content": {
+            "application/json": _json_content(_ref(answer), samples["responses"].get(sample))
+        },
     }
     if name in _LINKS:
         ok["links"] = dict(_LINKS[name])
@@ -529,7 +546,9 @@ def _operation(name: str) -> Schema:
             {"name": "transaction_id", "in": "path", "required": True, "schema": _STRING}
         ]
     else:
-        body = {"application/json": _json_content(_ref(model.__name__), samples["requests"][sample])}
+        body = {
+            "application/json": _json_content(_ref(model.__name__), samples["requests"][sample])
+        }
         if name == "payments.suboptions":
             body["multipart/form-data"] = {"schema": _ref(model.__name__)}
         operation["requestBody"] = {"required": True, "content": body}
@@ -581,7 +600,9 @@ def _is_type(value: Any, kind: str) -> bool:
     if isinstance(value, bool):
         return False
     if kind == "integer":
-        return isinstance(value, int) or (isinstance(value, Decimal) and value == value.to_integral())
+        return isinstance(value, int) or (
+            isinstance(value, Decimal) and value == value.to_integral()
+        )
     if kind == "number":
         return isinstance(value, int | float | Decimal)
     return isinstance(value, {"string": str, "object": dict, "array": list}[kind])
@@ -607,7 +628,7 @@ def _problems(schema: Schema, value: Any, where: str) -> list[str]:
     if isinstance(value, str):
         if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", 10**9):
             problems.append(f"{where}: length out of bounds")
-        if "pattern" in schema and re.fullmatch(schema["pattern"].strip("^$"), value) is None:
+        if "pattern" in schema and re.search(schema["pattern"], value) is None:
             problems.append(f"{where}: does not match {schema['pattern']}")
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         number = Decimal(str(value))
@@ -617,7 +638,9 @@ def _problems(schema: Schema, value: Any, where: str) -> list[str]:
         if step is not None and number % Decimal(str(step)) != 0:
             problems.append(f"{where}: more decimal places than allowed")
     if isinstance(value, dict):
-        problems += [f"{where}.{key}: required" for key in schema.get("required", ()) if key not in value]
+        problems += [
+            f"{where}.{key}: required" for key in schema.get("required", ()) if key not in value
+        ]
         for key, sub in schema.get("properties", {}).items():
             if key in value:
                 problems += _problems(sub, value[key], f"{where}.{key}")
