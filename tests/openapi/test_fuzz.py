@@ -36,6 +36,7 @@ async def _fuzz(sb: Sandbox, tmp_path: Path, *phases: str) -> str:
         "--seed",
         SEED,
         "--no-shrink",
+        "--generation-deterministic",
         "--warnings",
         "off",
     ]
@@ -71,3 +72,6 @@ async def test_a_stateful_run_following_the_links_finds_nothing(tmp_path: Path) 
     async with Sandbox(payment_delay=None, payout_delay=None) as sb:
         await _fuzz(sb, tmp_path, "stateful")
         assert sb.state.internal_errors == []
+        # Settle is no scenario's start: only the create -> settle link reaches it.
+        assert sb.state.requests_by_endpoint["payouts.settle"] > 0
+        assert sb.state.requests_by_endpoint["payments.post"] > 0
