@@ -614,6 +614,15 @@ def _is_type(value: Any, kind: str) -> bool:
     return isinstance(value, {"string": str, "object": dict, "array": list}[kind])
 
 
+def _exponent(number: Decimal) -> int:
+    """The exponent of ``number`` without trailing zeros (``130.00`` -> 0, ``0.01`` -> -2).
+
+    ``%`` would raise on ``1E+999999``; the exponent never does.
+    """
+    exponent = number.normalize().as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
 def _problems(schema: Schema, value: Any, where: str) -> list[str]:
     schemas = _schemas()
     if "$ref" in schema:
@@ -640,8 +649,8 @@ def _problems(schema: Schema, value: Any, where: str) -> list[str]:
         number = Decimal(str(value))
         if "exclusiveMinimum" in schema and number <= schema["exclusiveMinimum"]:
             problems.append(f"{where}: must be above {schema['exclusiveMinimum']}")
-        step = schema.get("multipleOf")
-        if step is not None and number % Decimal(str(step)) != 0:
+        step = schema.get("multipleOf")  # always a power of ten here: compare exponents
+        if step is not None and _exponent(number) < _exponent(Decimal(str(step))):
             problems.append(f"{where}: more decimal places than allowed")
     if isinstance(value, dict):
         problems += [

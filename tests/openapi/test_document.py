@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -231,3 +232,20 @@ async def test_the_sandbox_serves_the_document_with_its_own_url() -> None:
         served = await resp.json()
     assert served == openapi_document(sb.base_url)
     assert served["servers"] == [{"url": sb.base_url}]
+
+
+@pytest.mark.parametrize(
+    ("amount", "valid"),
+    [
+        (Decimal("130.00"), True),
+        (Decimal("130.000"), True),
+        (Decimal("0.01"), True),
+        (Decimal("0.001"), False),
+        (Decimal("1E+999999"), True),
+        (Decimal("-1"), False),
+    ],
+)
+def test_the_amount_check_never_raises(amount: Decimal, valid: bool) -> None:
+    """Places are compared by exponent: a huge amount is checked, never a 500."""
+    body = {**request_sample("payment-options"), "redirectUrl": REDIRECT, "amount": amount}
+    assert (request_problems("payments.options", body) == []) is valid
