@@ -1,9 +1,16 @@
-"""Encoding and decoding at the sandbox's edge: orjson, exact money, §5 error bodies."""
+"""Encoding and decoding at the sandbox's edge: exact money both ways, §5 error bodies.
+
+Money is encoded by the SDK's own converter (:func:`kasha_async._convert.to_wire`
+turns a ``Decimal`` into a JSON number with exactly its digits) and request JSON
+is read with ``Decimal`` for every non-integer number, so ``130.00`` stays
+``130.00`` and ``90071992547409.93`` keeps its value.
+"""
 
 from __future__ import annotations
 
+import json
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -12,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from .._convert import to_wire
 from .state import SandboxError
 
 if TYPE_CHECKING:
@@ -19,16 +27,9 @@ if TYPE_CHECKING:
     from .webhooks import WebhookDispatcher
 
 
-def _default(value: Any) -> orjson.Fragment:
-    if isinstance(value, Decimal):
-        # The Decimal's own digits: 130.10 stays 130.10, never a binary float.
-        return orjson.Fragment(format(value, "f").encode())
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
 def dumps(payload: Any) -> bytes:
-    """Encode an answer or webhook body."""
-    return orjson.dumps(payload, default=_default)
+    """Encode an answer or webhook body; money through the SDK's own encoding."""
+    return orjson.dumps(payload, default=to_wire)
 
 
 #: Bodies above this size are refused with HTTP 413.
@@ -75,13 +76,22 @@ def _form_fields(request: web.Request, raw: bytes) -> dict[str, Any]:
     return fields
 
 
-def decode_body(request: web.Request, raw: bytes) -> dict[str, Any]:
-    """The JSON object (or form fields) of a request; anything else is code 1000."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_body(
+    request: web.Request, raw: bytes, *, parse_float: Callable[[str], Any] = Decimal
+) -> dict[str, Any]:
+    """The JSON object (or form fields) of a request; anything else is code 1000.
+
+    Non-integer numbers are ``Decimal`` (exact money); the control API asks for ``float``.
+    """
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return _form_fields(request, raw)
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        body = json.loads(raw, parse_float=parse_float, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise SandboxError(400, 1000, "Validation error: body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise SandboxError(400, 1000, "Validation error: body must be a JSON object.")

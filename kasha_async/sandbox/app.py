@@ -9,14 +9,17 @@ the §5 error body; nothing answers a traceback.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import socket
 import struct
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from .._operations import ROUTES
+from .._operations import OPERATIONS
 from .._signing import verify
 from ._wire import (
     MAX_BODY_BYTES,
@@ -30,17 +33,24 @@ from ._wire import (
 from .cashier import add_cashier_routes
 from .control import add_control_routes
 from .faults import BEFORE_HANDLER, FaultKind, FaultRule
-from .openapi import openapi_document
 from .state import Payload, SandboxError, SandboxState
 from .webhooks import WebhookDispatcher
 
 CONTROL = "control"
 UNMATCHED = "unmatched"
+#: Control paths that stay open when the key is required: the pages a customer's browser
+#: opens from ``cashierUrl``/``redirectUrl`` (the session or transaction id is the capability,
+#: as on the provider's hosted pages).
+_CONTROL_PREFIX = "/_sandbox/"
+_BROWSER_PAGES = ("/_sandbox/cashier/", "/_sandbox/3ds/")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Operation = Callable[[SandboxState, Mapping[str, Any], str], Payload]
 
-_OPERATIONS: dict[str, Operation] = {
+#: Operation name (a key of :data:`~kasha_async._operations.OPERATIONS`) -> what the state does
+#: with the request: its decoded body (a GET: its path parameters) and the server's origin.
+#: The only mapping of names to handlers; methods and paths come from the operation table.
+_OPERATIONS: Mapping[str, Operation] = {
     "payments.create_session": lambda s, b, o: s.initiate("payment", b, cashier_origin=o),
     "payouts.create_session": lambda s, b, o: s.initiate("payout", b, cashier_origin=o),
     "payments.options": lambda s, b, o: s.initiate("payment", b),
@@ -52,6 +62,7 @@ _OPERATIONS: dict[str, Operation] = {
     "payouts.create": lambda s, b, o: s.create_payout(b),
     "payouts.settle": lambda s, b, o: s.settle(b),
     "refunds.create": lambda s, b, o: s.refund(b),
+    "transactions.get": lambda s, b, o: s.get_transaction(b["transaction_id"]),
 }
 _HTML_ERROR = (
     b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
@@ -62,9 +73,14 @@ def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def _authenticate(request: web.Request, state: SandboxState, raw: bytes) -> None:
-    if request.headers.get("x-api-key") != state.api_key:
+def _require_key(request: web.Request, state: SandboxState) -> None:
+    given = request.headers.get("x-api-key", "").encode("utf-8", "replace")
+    if not hmac.compare_digest(given, state.api_key.encode("utf-8")):
         raise SandboxError(401, 401, "Invalid or missing x-api-key.")
+
+
+def _authenticate(request: web.Request, state: SandboxState, raw: bytes) -> None:
+    _require_key(request, state)
     signature = request.headers.get("x-signature")
     if (
         state.signature_key
@@ -118,6 +134,44 @@ async def _fault_after(
     return truncated
 
 
+# --- binding beyond loopback ----------------------------------------------------------------
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether binding ``host`` serves this machine only (``""``/``None`` bind every interface)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to any interface: treat it as exposed
+
+
+def check_bind_host(state: SandboxState, host: str | None) -> None:
+    """Before binding ``host``: beyond loopback, warn loudly and require the key on control.
+
+    The ``/_sandbox`` routes change balances and clocks and the sandbox posts webhooks
+    to any ``notificationUrl``; on loopback they stay open for tests, elsewhere they
+    take the same ``x-api-key`` as the API (the browser pages excepted).
+    """
+    if is_loopback(host):
+        return
+    state.control_requires_key = True
+    warnings.warn(
+        f"Kasha sandbox bound to {host or 'every interface'!r}, beyond loopback: anyone who "
+        "can reach it can call it, and it posts webhooks to any notificationUrl. The "
+        "/_sandbox control routes now require the x-api-key; do not use the default key.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _is_protected_control(path: str) -> bool:
+    return path.startswith(_CONTROL_PREFIX) and not path.startswith(_BROWSER_PAGES)
+
+
 # --- the middleware --------------------------------------------------------------------------
 
 
@@ -126,7 +180,7 @@ def _endpoint_name(request: web.Request) -> str:
     if match.http_exception is not None:
         return UNMATCHED
     name = match.route.name
-    return name if name is not None and name in ROUTES else CONTROL
+    return name if name is not None and name in OPERATIONS else CONTROL
 
 
 async def _serve_api(
@@ -147,6 +201,17 @@ async def _serve_api(
     return response
 
 
+def _unmatched(request: web.Request) -> web.StreamResponse:
+    """404 for an unknown path; 405 for a known one, with the ``Allow`` header RFC 9110 wants."""
+    http_exception = request.match_info.http_exception
+    assert http_exception is not None
+    status = http_exception.status
+    error = SandboxError(status, status, f"No route {request.method} {request.path}.")
+    if isinstance(http_exception, web.HTTPMethodNotAllowed):
+        return error_response(error, {"Allow": ", ".join(sorted(http_exception.allowed_methods))})
+    return error_response(error)
+
+
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE_KEY]
@@ -154,9 +219,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.count_request(name)
     try:
         if name == UNMATCHED:
-            status = request.match_info.http_exception.status  # type: ignore[union-attr]
-            raise SandboxError(status, status, f"No route {request.method} {request.path}.")
+            return _unmatched(request)
         if name == CONTROL:
+            if state.control_requires_key and _is_protected_control(request.path):
+                _require_key(request, state)
             return await handler(request)
         return await _serve_api(request, handler, state, name)
     except SandboxError as exc:
@@ -169,26 +235,35 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 # --- handlers --------------------------------------------------------------------------------
 
 
-def _api_handler(operation: Operation) -> Handler:
+def _check_request(operation: str, body: Mapping[str, Any]) -> None:
+    """Refuse a body the OpenAPI document calls invalid: 1009 for the amount, else 1000."""
+    from .openapi import request_problems  # imported here: `python -m ...openapi` runs it
+
+    problems = request_problems(operation, body)
+    if problems:
+        code = 1009 if problems[0].startswith("body.amount") else 1000
+        message = "Invalid amount" if code == 1009 else "Validation error"
+        raise SandboxError(400, code, f"{message}: " + "; ".join(problems)[:300])
+
+
+def _api_handler(name: str, operation: Operation) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        body = decode_body(request, await request.read())
+        if request.method == "GET":
+            body: Mapping[str, Any] = request.match_info
+        else:
+            body = decode_body(request, await request.read())
+            _check_request(name, body)
         payload = operation(request.app[STATE_KEY], body, _origin(request))
         return json_response(payload)
 
     return handler
 
 
-async def _get_transaction(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE_KEY]
-    return json_response(state.get_transaction(request.match_info["transaction_id"]))
-
-
 def _add_api_routes(app: web.Application) -> None:
-    for name, (method, path) in ROUTES.items():
-        handler = (
-            _get_transaction if name == "transactions.get" else _api_handler(_OPERATIONS[name])
+    for op in OPERATIONS.values():
+        app.router.add_route(
+            op.method, op.path, _api_handler(op.name, _OPERATIONS[op.name]), name=op.name
         )
-        app.router.add_route(method, path, handler, name=name)
 
 
 async def _cleanup(app: web.Application) -> None:
@@ -211,4 +286,6 @@ def create_app(state: SandboxState, webhooks: WebhookDispatcher | None = None) -
 
 
 async def _openapi(request: web.Request) -> web.StreamResponse:
+    from .openapi import openapi_document
+
     return json_response(openapi_document(_origin(request)))

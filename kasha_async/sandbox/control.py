@@ -18,7 +18,7 @@ from .state import SandboxError
 
 async def _body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
-    return decode_body(request, raw) if raw else {}
+    return decode_body(request, raw, parse_float=float) if raw else {}
 
 
 def _bad_request(exc: Exception) -> SandboxError:

@@ -1,6 +1,6 @@
 """Fault injection: which request gets which failure, decided by rules and one seeded RNG.
 
-A rule names an endpoint (a key of :data:`kasha_async._constants.ROUTES`, or
+A rule names an endpoint (a key of :data:`kasha_async._operations.OPERATIONS`, or
 ``"*"``), a :class:`FaultKind`, and when it fires: for the next ``times``
 matching calls, with ``probability`` per call, or both (each call fires with the
 probability until ``times`` firings are used up). All randomness comes from one

@@ -6,7 +6,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .app import create_app
+from .app import check_bind_host, create_app
 from .clock import ManualClock
 from .faults import FaultInjector
 from .ledger import Ledger
@@ -104,6 +104,7 @@ class Sandbox:
 
     async def start(self) -> None:
         """Bind and serve; ``base_url`` is known afterwards."""
+        check_bind_host(self.state, self._host)
         runner = web.AppRunner(
             create_app(self.state, self.webhooks), access_log=None, shutdown_timeout=0.25
         )

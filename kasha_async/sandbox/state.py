@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from .._constants import SESSION_LIFETIME_SECONDS
 from .._convert import parse, parse_decimal, to_plain
 from .._errors import ResponseFormatError
 from .._models import (
+    FormInput,
     PaymentOptionsRequest,
     PayoutOptionsRequest,
     RefundRequest,
@@ -34,6 +34,8 @@ from .._models import (
     SuboptionsRequest,
     amount_problems,
 )
+from ..flows._forms import input_problems
+from ..flows._states import FlowKind, is_older, state_for_status
 from . import triggers
 from .clock import ManualClock
 from .faults import FaultInjector
@@ -189,12 +191,8 @@ def _check_amount(body: Mapping[str, Any]) -> None:
 
 
 def _field_problem(form_input: Mapping[str, Any], value: object) -> bool:
-    rules = form_input.get("validations") or {}
-    text = str(value)
-    too_short = len(text) < rules.get("minLength", 0)
-    too_long = len(text) > rules.get("maxLength", len(text))
-    pattern = rules.get("pattern")
-    return too_short or too_long or (pattern is not None and re.search(pattern, text) is None)
+    """Whether ``value`` breaks the input's rules: the SDK's own form check decides."""
+    return bool(input_problems(parse(FormInput, form_input), value))
 
 
 class SandboxState:
@@ -212,6 +210,9 @@ class SandboxState:
     ) -> None:
         self.api_key = api_key
         self.signature_key = signature_key
+        #: Whether ``/_sandbox`` control routes take the ``x-api-key`` too (bound beyond
+        #: loopback: :func:`kasha_async.sandbox.app.check_bind_host` sets it).
+        self.control_requires_key = False
         self.clock = clock or ManualClock()
         self.faults = FaultInjector(seed)
         #: Seconds before a PENDING APM or 3DS payment completes; None: only by control call.
@@ -256,6 +257,11 @@ class SandboxState:
     def _set_status(
         self, tx: TransactionRecord, status: TransactionStatus, code: int | None = None
     ) -> None:
+        kind = FlowKind(tx.kind)
+        current, target = state_for_status(tx.status, kind), state_for_status(status, kind)
+        if current is not None and target is not None and is_older(current, target):
+            # The SDK's own status ranks: a transaction never moves back in its life cycle.
+            raise SandboxError(409, 409, f"{tx.kind} is {tx.status.value}, not {status.value}.")
         tx.status = status
         tx.updated_at = self.clock.now_datetime()
         if code is not None:
