@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import fcntl
 import functools
+import os
 import queue
 import sqlite3
 import threading
@@ -39,7 +41,11 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from .._errors import LeaseLostError  # noqa: F401  (re-exported)
+from .._errors import (
+    JournalError,
+    JournalLockedError,
+    LeaseLostError,  # noqa: F401  (re-exported)
+)
 from ._items import PayoutItem
 
 T = TypeVar("T")
@@ -216,19 +222,74 @@ class JournalStats:
 _Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
 
 
+def private_file(path: Path) -> int:
+    """Open (or create, mode 0600 whatever the umask) ``path`` for writing; its descriptor."""
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists (SQLite gives its WAL the same mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
+def journal_error(path: Path, exc: BaseException) -> JournalError:
+    """The one-paragraph :class:`JournalError` for an OS or SQLite failure on ``path``."""
+    return JournalError(f"journal {path}: {exc}")
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``<journal>.lock``: the OS drops it when the process dies.
+
+    So a second live runner on the journal is refused at once, and a runner that
+    was killed (even by SIGKILL) never blocks its own resume.
+    """
+
+    def __init__(self, journal: Path) -> None:
+        self.journal = journal
+        self.path = journal.with_name(journal.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`JournalLockedError` (never waits)."""
+        fd = private_file(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalLockedError(
+                f"journal {self.journal} is in use by another live run (it holds "
+                f"{self.path.name}); nothing was sent. Let that run finish or stop it, "
+                "then run again with --resume"
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
 class SQLiteJournal:
     """A :class:`Journal` in one SQLite file (WAL mode), written by one thread with group commit.
 
     ``synchronous="FULL"`` (the default) fsyncs every commit, so an intent survives
     a power cut as well as a killed process; ``"NORMAL"`` survives a killed process only.
+    ``exclusive=True`` (the default) holds :class:`FileLock` while open, so one
+    process at a time runs the batch; a reader (``kasha payouts report``) passes
+    ``False``. The journal and its lock file are created 0600.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "FULL", exclusive: bool = True
+    ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
         self.path = Path(path)
         self.stats = JournalStats()
         self._synchronous = synchronous.upper()
+        self._lock = FileLock(self.path) if exclusive else None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -244,9 +305,30 @@ class SQLiteJournal:
         await self.close()
 
     async def open(self) -> None:
-        """Start the writer thread and create the schema if the file is new."""
+        """Take the lock, start the writer thread and create the schema if the file is new.
+
+        Raises :class:`JournalLockedError` when another live run holds the journal,
+        :class:`JournalError` when it cannot be created or read (missing directory,
+        read-only place, full disk).
+        """
         if self._thread is not None:
             return
+        try:
+            if self._lock is not None:
+                self._lock.acquire()
+            create_private(self.path)
+        except OSError as exc:
+            if self._lock is not None:
+                self._lock.release()
+            raise journal_error(self.path, exc) from None
+        try:
+            await self._start()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
@@ -257,14 +339,16 @@ class SQLiteJournal:
         if error is not None:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
-            raise error
+            raise journal_error(self.path, error) from None
 
     async def close(self) -> None:
-        """Finish every queued write, close the connection and stop the thread."""
+        """Finish every queued write, close the connection, stop the thread, drop the lock."""
         thread, self._thread = self._thread, None
         if thread is not None:
             self._jobs.put(None)
             await asyncio.to_thread(thread.join)
+        if self._lock is not None:
+            self._lock.release()
 
     # --- the writer thread ------------------------------------------------------------------
 
@@ -342,6 +426,9 @@ class SQLiteJournal:
     def _resolve(
         self, future: asyncio.Future[Any], value: Any, error: BaseException | None
     ) -> None:
+        if isinstance(error, sqlite3.Error | OSError):  # full disk, read-only file, I/O error
+            error = journal_error(self.path, error)
+
         def settle() -> None:
             if future.done():
                 return

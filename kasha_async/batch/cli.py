@@ -24,9 +24,9 @@ from typing import Any
 import click
 
 from .._client import KashaClient
-from .._errors import InputFileError, KashaError
+from .._errors import InputFileError, JournalError, JournalLockedError, KashaError
 from ._items import PayoutFile, load_items
-from ._journal import ApproveMode, Journal, SQLiteJournal
+from ._journal import ApproveMode, ItemState, Journal, SQLiteJournal
 from ._postgres import PostgresJournal, is_postgres_dsn
 from ._report import Report, build_report, iter_results, write_csv
 from ._runner import (
@@ -149,7 +149,7 @@ def run_command(
                 redirect_url=redirect_url or DEFAULT_REDIRECT_URL,
             )
 
-    _finish(_run(work, base_url, api_key, pool=concurrency), store, report_path)
+    _finish(_run(work, base_url, api_key, pool=concurrency, store=store), store, report_path)
 
 
 @payouts.command("submit")
@@ -219,7 +219,7 @@ def worker_command(
         click.echo(f"worker {store.worker_id}: took over {store.taken_over} item(s)", err=True)
         return report
 
-    _finish(_run(work, base_url, api_key, pool=concurrency), store, report_path)
+    _finish(_run(work, base_url, api_key, pool=concurrency, store=store), store, report_path)
 
 
 @payouts.command("approve")
@@ -251,7 +251,7 @@ def approve_command(
                 kasha, journal=store, concurrency=concurrency, include_items=False
             )
 
-    _finish(_run(work, base_url, api_key, pool=concurrency), store, report_path)
+    _finish(_run(work, base_url, api_key, pool=concurrency, store=store), store, report_path)
 
 
 @payouts.command("report")
@@ -282,12 +282,37 @@ def _run(
     api_key: str | None,
     *,
     pool: int,
+    store: Path | PostgresJournal,
 ) -> Report:
     try:
         return asyncio.run(_with_client(work, base_url, api_key, pool))
     except KashaError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED)
+        sys.exit(_failure_code(exc, store))
+
+
+def _failure_code(exc: KashaError, store: Path | PostgresJournal) -> int:
+    """2 when nothing was sent (bad usage, a locked or unusable journal), else 3 or 1."""
+    if isinstance(exc, ValueError | JournalLockedError):
+        return EXIT_USAGE
+    if isinstance(exc, JournalError):
+        if isinstance(store, Path) and not (store.is_file() and asyncio.run(_anything_sent(store))):
+            return EXIT_USAGE
+        click.echo("some payouts were sent: run again with --resume once it is fixed", err=True)
+        return EXIT_UNRESOLVED
+    return EXIT_FAILED
+
+
+async def _anything_sent(path: Path) -> bool:
+    """Whether the journal at ``path`` records any send (``True`` when it cannot be read)."""
+    try:
+        async with SQLiteJournal(path, exclusive=False) as journal:
+            async for record in journal.scan():
+                if record.state is not ItemState.PLANNED:
+                    return True
+    except JournalError:
+        return True
+    return False
 
 
 async def _with_client(
@@ -316,7 +341,9 @@ async def _read_report(
     journal: Path | PostgresJournal, output: Path | None, duration: float | None = None
 ) -> Report:
     """Summarize the journal; write every item to ``output`` (CSV by suffix, else JSON)."""
-    store: Journal = SQLiteJournal(journal) if isinstance(journal, Path) else journal
+    store: Journal = (
+        SQLiteJournal(journal, exclusive=False) if isinstance(journal, Path) else journal
+    )
     await store.open()
     try:
         report = await build_report(store, duration=duration, include_items=False)
