@@ -14,8 +14,10 @@ many machines) implements :class:`Journal` and the runner does not change.
 What a record holds: the reference, country, currency and amount, the item's
 state, the Kasha session and transaction ids, the payout option ids, the last
 seen transaction status, the decline code and reason, the attempts, the last
-error message and timestamps. Never the API key, the customer or ``extra_data``
-(bank details), which are re-read from the input on resume.
+error message, timestamps, the payout flow's own snapshot
+(``PayoutFlow.to_dict``: ids, state, the offered options and form definitions)
+and the amount the provider reported. Never the API key, the customer or
+``extra_data`` (bank details), which are re-read from the input on resume.
 
 :class:`ClaimingJournal` is the larger interface of a journal shared by many
 workers (:class:`~kasha_async.batch.PostgresJournal`): the items, inputs
@@ -52,7 +54,7 @@ T = TypeVar("T")
 ApproveMode = Literal["auto", "hold"]
 _PAGE = 1000
 _GROUP_LIMIT = 2000
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 class ItemState(enum.StrEnum):
@@ -66,16 +68,24 @@ class ItemState(enum.StrEnum):
     COMPLETED = "completed"
     DECLINED = "declined"
     FAILED = "failed"
+    #: The provider reports another amount or currency than the item's: set aside for a
+    #: person (never approved, never counted as paid, never retried by a resume).
+    MISMATCH = "mismatch"
 
     @property
     def is_final(self) -> bool:
         """Whether a resume skips the item."""
-        return self in (ItemState.COMPLETED, ItemState.DECLINED, ItemState.FAILED)
+        return self in _FINAL_STATES
 
     @property
     def is_in_doubt(self) -> bool:
         """Whether a money-moving call was sent without a journaled outcome."""
         return self in (ItemState.CREATE_SENT, ItemState.SETTLE_SENT)
+
+
+_FINAL_STATES = frozenset(
+    {ItemState.COMPLETED, ItemState.DECLINED, ItemState.FAILED, ItemState.MISMATCH}
+)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -100,6 +110,11 @@ class JournalRecord:
     started_at: float | None = None
     updated_at: float | None = None
     finished_at: float | None = None
+    #: The payout flow's snapshot (``PayoutFlow.to_dict`` as JSON) journaled before each send.
+    flow: str | None = None
+    #: The amount and currency the provider reported for the payout (the report's totals).
+    reported_amount: Decimal | None = None
+    reported_currency: str | None = None
 
     def evolve(self, **changes: Any) -> JournalRecord:
         """A copy with ``changes`` applied."""
@@ -188,6 +203,8 @@ def _to_row(record: JournalRecord) -> tuple[Any, ...]:
 def _from_row(row: Sequence[Any]) -> JournalRecord:
     fields = dict(zip(_COLUMNS, row, strict=True))
     fields["amount"] = Decimal(fields["amount"])
+    if fields["reported_amount"] is not None:
+        fields["reported_amount"] = Decimal(fields["reported_amount"])
     fields["state"] = ItemState(fields["state"])
     return JournalRecord(**fields)
 
@@ -198,10 +215,18 @@ CREATE TABLE IF NOT EXISTS items (
     currency TEXT NOT NULL, amount TEXT NOT NULL, state TEXT NOT NULL, session_id TEXT,
     transaction_id TEXT, payment_option_id TEXT, option_id TEXT, status TEXT,
     attempts INTEGER NOT NULL, last_error TEXT, decline_code INTEGER, decline_reason TEXT,
-    started_at REAL, updated_at REAL, finished_at REAL
+    started_at REAL, updated_at REAL, finished_at REAL, flow TEXT, reported_amount TEXT,
+    reported_currency TEXT
 );
 CREATE INDEX IF NOT EXISTS items_seq ON items (seq);
 PRAGMA user_version = {_SCHEMA_VERSION};
+"""
+#: Version 1 -> 2: the flow snapshot and the provider's amount.
+_MIGRATE_1 = """
+ALTER TABLE items ADD COLUMN flow TEXT;
+ALTER TABLE items ADD COLUMN reported_amount TEXT;
+ALTER TABLE items ADD COLUMN reported_currency TEXT;
+PRAGMA user_version = 2;
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
 _UPSERT = (
@@ -358,9 +383,9 @@ class SQLiteJournal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
+            if version not in (0, 1, _SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"{self.path}: journal schema {version} is unknown")
-            conn.executescript(_CREATE)
+            conn.executescript(_MIGRATE_1 if version == 1 else _CREATE)
         except BaseException:
             conn.close()
             raise

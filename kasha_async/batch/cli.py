@@ -27,10 +27,10 @@ from .._client import KashaClient
 from .._errors import InputFileError, JournalError, JournalLockedError, KashaError
 from ._items import PayoutFile, load_items
 from ._journal import ApproveMode, ItemState, Journal, SQLiteJournal
+from ._options import DEFAULT_REDIRECT_URL
 from ._postgres import PostgresJournal, is_postgres_dsn
 from ._report import Report, build_report, iter_results, write_csv
 from ._runner import (
-    DEFAULT_REDIRECT_URL,
     approve_held,
     run_payouts,
     run_worker,

@@ -124,7 +124,15 @@ async def test_report_counts_amounts_and_files(tmp_path: Path) -> None:
     async with SQLiteJournal(tmp_path / "j.db") as journal:
         await journal.register([_record(f"r{i}", i) for i in range(4)])
         await journal.put(
-            _record("r0", 0, state=ItemState.COMPLETED, started_at=1.0, finished_at=3.0)
+            _record(
+                "r0",
+                0,
+                state=ItemState.COMPLETED,
+                started_at=1.0,
+                finished_at=3.0,
+                reported_amount=Decimal("2.50"),
+                reported_currency="ARS",
+            )
         )
         await journal.put(_record("r1", 1, state=ItemState.DECLINED, decline_code=3001))
         await journal.put(_record("r2", 2, state=ItemState.SETTLE_SENT, transaction_id="t2"))
@@ -143,6 +151,17 @@ async def test_report_counts_amounts_and_files(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "r.json").read_text())["items"][0]["seconds"] == 2.0
 
 
+async def test_completed_totals_are_what_the_provider_reported(tmp_path: Path) -> None:
+    """Completed totals sum the provider's reported amounts, not the input's."""
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        await journal.register([_record("r0", 0)])
+        paid = _record("r0", 0, state=ItemState.COMPLETED, reported_amount=Decimal("2.49"))
+        await journal.put(paid.evolve(reported_currency="ARS"))
+        report = await build_report(journal)
+    assert report.summary.completed_amounts == {"ARS": Decimal("2.49")}
+    assert report.summary.requested_amounts == {"ARS": Decimal("2.50")}
+
+
 async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> None:
     """Counts, completed and requested totals per currency equal sums over the journal's rows."""
     states = [ItemState.COMPLETED, ItemState.DECLINED, ItemState.PENDING, ItemState.PLANNED]
@@ -155,6 +174,10 @@ async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> N
             currency=currencies[i % 3],
             amount=Decimal(f"{i}.{i % 7}1"),
             state=states[i % 4],
+            reported_amount=Decimal(f"{i}.{i % 7}1")
+            if states[i % 4] is ItemState.COMPLETED
+            else None,
+            reported_currency=currencies[i % 3] if states[i % 4] is ItemState.COMPLETED else None,
         )
         for i in range(60)
     ]
