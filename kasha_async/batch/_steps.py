@@ -210,17 +210,14 @@ class Steps:
     async def reconcile(self, payout: Payout, *, settle: bool) -> None:
         """Resolve an intent without outcome by lookup; resend only what certainly did not land."""
         tx = await self.look_again(payout)
-        if tx.status is TransactionStatus.CREATED and not settle:
+        if mismatch(payout.record, tx) is not None:
+            await self.observe(payout, tx)  # set aside: nothing more is sent for it
+        elif tx.status is TransactionStatus.CREATED and not settle:
             await self.save(payout, attempts=payout.record.attempts + 1)
             await self.create(payout)  # the create never landed: same session again
         elif tx.status is TransactionStatus.EXPIRED and not settle:
             await self.restart(payout, None)
-        elif (
-            tx.status is TransactionStatus.PENDING
-            and settle
-            and not self.hold
-            and mismatch(payout.record, tx) is None
-        ):
+        elif tx.status is TransactionStatus.PENDING and settle and not self.hold:
             payout.record = payout.record.evolve(state=ItemState.PENDING)
             await self.settle(payout)
         else:

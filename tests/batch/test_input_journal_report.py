@@ -202,3 +202,25 @@ async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> N
         "PENDING": 15,
     }
     assert report.summary.total == len(rows) == 60
+
+
+async def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
+    """A journal of schema 1 gains the flow and reported-amount columns and keeps its rows."""
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        conn.executescript(
+            "CREATE TABLE items (reference TEXT PRIMARY KEY, seq INTEGER NOT NULL, country TEXT "
+            "NOT NULL, currency TEXT NOT NULL, amount TEXT NOT NULL, state TEXT NOT NULL, "
+            "session_id TEXT, transaction_id TEXT, payment_option_id TEXT, option_id TEXT, "
+            "status TEXT, attempts INTEGER NOT NULL, last_error TEXT, decline_code INTEGER, "
+            "decline_reason TEXT, started_at REAL, updated_at REAL, finished_at REAL);"
+            "INSERT INTO items VALUES ('a', 0, 'AR', 'ARS', '2.50', 'completed', NULL, NULL, "
+            "NULL, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL);"
+            "PRAGMA user_version = 1;"
+        )
+    finally:
+        conn.close()
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        record = await journal.get("a")
+    assert record is not None
+    assert (record.state, record.flow, record.reported_amount) == (ItemState.COMPLETED, None, None)
