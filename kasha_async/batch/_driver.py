@@ -85,6 +85,29 @@ def choose_option(flow: PayoutFlow, wanted: str) -> PaymentOption:
     raise OptionNotFoundError(f"payout option {wanted!r} is not offered; offered: {offered}")
 
 
+def check_form_fields(flow: PayoutFlow, option_id: str | None, item: PayoutItem) -> None:
+    """Refuse ``extra_data`` fields the chosen option's form does not have (a typo, a wrong name).
+
+    The flow checks the fields the form has; a field it lacks would be dropped by
+    the provider, so ``extra.cbu`` where the form says ``account`` would pay with
+    the bank details missing.
+    """
+    option, subs = flow.chosen_option, flow.suboptions
+    assert option is not None
+    inputs = list(option.extra_data)
+    if subs is not None:
+        inputs += subs.form_inputs
+        inputs += [f for sub in subs.options if sub.id == option_id for f in sub.form_inputs]
+    fields = sorted({f.name for f in inputs})
+    unknown = sorted(set(item.extra_data) - set(fields))
+    if unknown:
+        named = ", ".join(f"extra.{name}" for name in unknown)
+        raise InvalidRequestError(
+            f"{named}: not in the form of option {option.name!r} (its fields: "
+            f"{', '.join(fields) or 'none'})"
+        )
+
+
 class FlowDriver:
     """The :class:`PayoutDriver` of a batch: a :class:`PayoutFlow` per payout, end to end."""
 
@@ -100,6 +123,7 @@ class FlowDriver:
         option_id = item.option_id
         if option_id is None and subs is not None and subs.options:
             option_id = subs.options[0].id
+        check_form_fields(flow, option_id, item)
         return OpenedSession(
             session_id=flow.session_id,
             transaction_id=flow.transaction_id,

@@ -30,6 +30,7 @@ from .._errors import (
     DeclinedError,
     InvalidRequestError,
     KashaError,
+    RequestNotSentError,
     SessionExpiredError,
     SessionGoneError,
     ValidationError,
@@ -85,6 +86,8 @@ class Steps:
         self.driver = driver
         self.journal = journal
         self.options = options
+        #: Whether some call of this run got an answer (the API is reachable).
+        self.reached = False
 
     @property
     def hold(self) -> bool:
@@ -105,6 +108,19 @@ class Steps:
         """Journal why the step failed; the :class:`Retry` to raise."""
         await self.save(payout, last_error=describe(exc))
         return Retry(payout.record)
+
+    async def retry_or_stop(self, payout: Payout, exc: KashaError) -> Retry:
+        """The :class:`Retry` of a failed call, or the error itself raised when it ends the run.
+
+        A refused key ends it; so does a request that never reached the server before any
+        call of this run did (the API is unreachable: say so now rather than after every
+        item's retries). Anything else is a :class:`Retry` of this item.
+        """
+        if isinstance(exc, AuthenticationError) or (
+            isinstance(exc, RequestNotSentError) and not self.reached
+        ):
+            raise exc
+        return await self.retry(payout, exc)
 
     async def step(self, payout: Payout) -> bool:
         """Run the step of the record's state (only the steps before PENDING need the input)."""
@@ -131,10 +147,9 @@ class Steps:
         except (InvalidRequestError, DeclinedError) as exc:
             await self.failed(payout, exc)
             return
-        except AuthenticationError:
-            raise
         except KashaError as exc:
-            raise await self.retry(payout, exc) from exc
+            raise await self.retry_or_stop(payout, exc) from exc
+        self.reached = True
         session = payout.session
         await self.save_intent(
             payout,
@@ -164,10 +179,8 @@ class Steps:
                 # the flow's own clock refused to send: a lookup decides next pass
                 raise await self.retry(payout, exc) from exc
             await self.expired(payout, exc)  # the server said so (410)
-        except AuthenticationError:
-            raise
         except KashaError as exc:  # unknown, not sent or session used: looked up next pass
-            raise await self.retry(payout, exc) from exc
+            raise await self.retry_or_stop(payout, exc) from exc
         else:
             changes = {"state": ItemState.PENDING, "status": "PENDING", "last_error": None}
             if self.hold:
@@ -197,10 +210,8 @@ class Steps:
         except DeclinedError as exc:
             await self.final(payout, ItemState.DECLINED, exc.code, exc.reason)
             return True
-        except AuthenticationError:
-            raise
         except KashaError as exc:
-            raise await self.retry(payout, exc) from exc
+            raise await self.retry_or_stop(payout, exc) from exc
         if status is TransactionStatus.PROCESSING:
             payout.record = payout.record.evolve(state=ItemState.PROCESSING, status=status.value)
         else:
@@ -241,10 +252,8 @@ class Steps:
         session = payout.session = payout.session or self.driver.restore(payout.record)
         try:
             tx = await self.driver.wait_final(session, timeout=self.options.processing_timeout)
-        except AuthenticationError:
-            raise
         except KashaError as exc:
-            raise await self.retry(payout, exc) from exc
+            raise await self.retry_or_stop(payout, exc) from exc
         if not tx.is_final and mismatch(payout.record, tx) is None:
             await self.save(payout, status=tx.status.value)
             return False
@@ -260,11 +269,11 @@ class Steps:
         """The transaction as the server has it (a failure is a :class:`Retry`)."""
         assert payout.session is not None
         try:
-            return await self.driver.lookup(payout.session)
-        except AuthenticationError:
-            raise
+            tx = await self.driver.lookup(payout.session)
         except KashaError as exc:
-            raise await self.retry(payout, exc) from exc
+            raise await self.retry_or_stop(payout, exc) from exc
+        self.reached = True
+        return tx
 
     async def observe(self, payout: Payout, tx: Transaction) -> None:
         """Move the record to what the server's transaction says (if it is the item's)."""
