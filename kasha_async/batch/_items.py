@@ -38,6 +38,7 @@ _EXTRA = "extra."
 #: JSON objects may also nest the customer and the form data.
 _JSON_KEYS = frozenset({*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "customer", "extra_data"})
 _DELIMITERS = (",", ";", "\t")
+_OTHER_SEPARATOR = re.compile(r"[;\t|:]")
 #: An amount as a file gives it: plain ASCII digits with an optional fraction (no 1e3, 1_000).
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
@@ -158,7 +159,7 @@ def _header(line: str) -> tuple[str, list[str]] | str:
     if len(fits) == 1:
         problems = header_problems(split[fits[0]])
         return (fits[0], split[fits[0]]) if not problems else "header: " + "; ".join(problems)
-    if not fits and len(split[","]) == 1 and any(len(split[d]) > 1 for d in _DELIMITERS):
+    if not fits and len(split[","]) == 1 and _OTHER_SEPARATOR.search(line):
         return "header: cannot tell the delimiter; separate the columns with commas"
     return "header: " + "; ".join(header_problems(split[","]))
 

@@ -135,7 +135,13 @@ _FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path
     type=click.IntRange(1, 5000),
     help="Payouts in flight at once.",
 )
-@click.option("--approve", type=click.Choice(["auto", "hold"]), default="auto", show_default=True)
+@click.option(
+    "--approve",
+    type=click.Choice(["auto", "hold"]),
+    default="auto",
+    show_default=True,
+    help="hold: stop each payout at PENDING for `kasha payouts approve`.",
+)
 @click.option("--resume", is_flag=True, help="Continue the batch the journal holds.")
 @click.option(
     "--report",
@@ -196,7 +202,13 @@ def run_command(
 @_FILE
 @_JOURNAL
 @click.option("--batch", default="default", show_default=True, help="Batch id.")
-@click.option("--approve", type=click.Choice(["auto", "hold"]), default="auto", show_default=True)
+@click.option(
+    "--approve",
+    type=click.Choice(["auto", "hold"]),
+    default="auto",
+    show_default=True,
+    help="hold: stop each payout at PENDING for `kasha payouts approve`.",
+)
 def submit_command(file: Path, journal: str, batch: str, approve: str) -> None:
     """Load FILE into a postgresql:// journal as one batch for `kasha payouts worker`.
 
@@ -255,7 +267,7 @@ def worker_command(
 ) -> None:
     """Work on a submitted batch with any number of other workers until nothing is left.
 
-    Exit codes as for ``run``, for the whole batch. SIGINT/SIGTERM: finish the
+    Exit codes as for `run`, for the whole batch. SIGINT/SIGTERM: finish the
     current steps, give the leases back, exit 130.
     """
     store = _journal(journal, batch, lease)
