@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import attrs
 
 from .._errors import ConfigError
@@ -49,3 +51,23 @@ class BatchOptions:
     def evolve(self, **changes: object) -> BatchOptions:
         """A copy with ``changes`` applied (checked again)."""
         return attrs.evolve(self, **changes)  # type: ignore[arg-type]
+
+
+class BatchKnobs(TypedDict, total=False):
+    """:class:`BatchOptions` fields given as keywords to an entry point (a type checker sees
+    a misspelt one)."""
+
+    concurrency: int
+    approve: ApproveMode
+    redirect_url: str
+    max_attempts: int
+    retry_delay: float
+    processing_timeout: float
+    progress: bool | None
+    on_progress: ProgressCallback | None
+    include_items: bool
+
+
+def batch_options(options: BatchOptions | None, knobs: BatchKnobs) -> BatchOptions:
+    """``options`` (default: the defaults) with the keyword ``knobs`` applied, checked once."""
+    return (options or BatchOptions()).evolve(**knobs)

@@ -12,16 +12,16 @@ import asyncio
 import functools
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Unpack
 
 from .._client import KashaClient
 from .._errors import ConfigError, DuplicateReferenceError
 from ._driver import FlowDriver, PayoutDriver
 from ._items import PayoutItem
 from ._journal import ApproveMode, ClaimingJournal, ItemState, Journal, SQLiteJournal
-from ._options import DEFAULT_CONCURRENCY, DEFAULT_REDIRECT_URL, BatchOptions
+from ._options import BatchKnobs, BatchOptions, batch_options
 from ._pools import _CHUNK, ClaimPool, InputPool, check_same
 from ._postgres import PostgresJournal, is_postgres_dsn
-from ._progress import ProgressCallback
 from ._report import Report
 from ._steps import Steps
 
@@ -72,18 +72,11 @@ async def run_payouts(
     items: Iterable[PayoutItem],
     *,
     journal: str | Path | Journal,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    approve: ApproveMode = "auto",
     resume: bool = False,
-    progress: bool | None = None,
-    on_progress: ProgressCallback | None = None,
-    redirect_url: str = DEFAULT_REDIRECT_URL,
-    max_attempts: int = 5,
-    retry_delay: float = 0.5,
-    processing_timeout: float = 60.0,
     stop: asyncio.Event | None = None,
-    include_items: bool = True,
     driver: PayoutDriver | None = None,
+    options: BatchOptions | None = None,
+    **knobs: Unpack[BatchKnobs],
 ) -> Report:
     """Pay every item once, journaled; return the :class:`Report`.
 
@@ -96,20 +89,11 @@ async def run_payouts(
     are submitted (:func:`submit_payouts`, idempotent) and this process drains
     the batch as one of its workers (:func:`run_worker`). Setting ``stop`` stops
     starting items and lets each worker end its current step; cancelling the
-    task stops at once (sent steps stay journaled as in doubt). The other
-    keywords are the fields of :class:`BatchOptions`.
+    task stops at once (sent steps stay journaled as in doubt). How the batch
+    runs is ``options`` (a :class:`BatchOptions`), with any of its fields given
+    as keywords on top (``concurrency=200``).
     """
-    options = BatchOptions(
-        concurrency=concurrency,
-        approve=approve,
-        redirect_url=redirect_url,
-        max_attempts=max_attempts,
-        retry_delay=retry_delay,
-        processing_timeout=processing_timeout,
-        progress=progress,
-        on_progress=on_progress,
-        include_items=include_items,
-    )
+    options = batch_options(options, knobs)
     items = _reiterable(items)
     total = check_unique(items)
     store, owned = _journal_of(journal)
@@ -174,35 +158,20 @@ async def run_worker(
     kasha: KashaClient,
     *,
     journal: str | ClaimingJournal,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    progress: bool | None = None,
-    on_progress: ProgressCallback | None = None,
-    redirect_url: str = DEFAULT_REDIRECT_URL,
-    max_attempts: int = 5,
-    retry_delay: float = 0.5,
-    processing_timeout: float = 60.0,
     stop: asyncio.Event | None = None,
-    include_items: bool = True,
     driver: PayoutDriver | None = None,
+    options: BatchOptions | None = None,
+    **knobs: Unpack[BatchKnobs],
 ) -> Report:
     """Work on a submitted batch with the other workers until nothing is left; the batch's report.
 
     Claims items under a lease (renewed while in flight), takes over the items
     of workers whose lease expired (reconciling their in-doubt calls by lookup
     first), and returns when every item is final, held (``approve="hold"``
-    batches) or stuck (out of attempts ``max_parks`` times). The other
-    parameters are those of :func:`run_payouts`.
+    batches) or stuck (out of attempts ``max_parks`` times). The approve mode is
+    the batch's, as submitted; the other parameters are those of :func:`run_payouts`.
     """
-    options = BatchOptions(
-        concurrency=concurrency,
-        redirect_url=redirect_url,
-        max_attempts=max_attempts,
-        retry_delay=retry_delay,
-        processing_timeout=processing_timeout,
-        progress=progress,
-        on_progress=on_progress,
-        include_items=include_items,
-    )
+    options = batch_options(options, knobs)
     store, owned = _shared(journal)
     await store.open()
     try:
@@ -223,31 +192,19 @@ async def approve_held(
     kasha: KashaClient,
     *,
     journal: str | Path | Journal,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    progress: bool | None = None,
-    on_progress: ProgressCallback | None = None,
-    max_attempts: int = 5,
-    retry_delay: float = 0.5,
-    processing_timeout: float = 60.0,
-    include_items: bool = True,
     driver: PayoutDriver | None = None,
+    options: BatchOptions | None = None,
+    **knobs: Unpack[BatchKnobs],
 ) -> Report:
     """Approve every payout a ``hold`` run left PENDING (and resolve in-doubt settles).
 
     Needs only the journal: each payout's flow is restored from its journaled
     snapshot. A shared journal's batch is switched to ``approve="auto"`` and this
     call drains it; workers started from then on settle too (one already running
-    read ``"hold"`` when it started and keeps holding).
+    read ``"hold"`` when it started and keeps holding). ``options`` and the
+    keywords are those of :func:`run_payouts` (``approve`` is always ``"auto"``).
     """
-    options = BatchOptions(
-        concurrency=concurrency,
-        max_attempts=max_attempts,
-        retry_delay=retry_delay,
-        processing_timeout=processing_timeout,
-        progress=progress,
-        on_progress=on_progress,
-        include_items=include_items,
-    )
+    options = batch_options(options, knobs).evolve(approve="auto")
     store, owned = _journal_of(journal)
     await store.open()
     try:

@@ -119,6 +119,25 @@ def payouts() -> None:
 _JOURNAL = click.option(
     "--journal", required=True, envvar="KASHA_JOURNAL", help="SQLite file or postgresql:// URL."
 )
+_CONCURRENCY = click.option(
+    "--concurrency",
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Payouts in flight at once.",
+)
+_REPORT = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every item to this .csv or .json file.",
+)
+_REDIRECT_URL = click.option(
+    "--redirect-url",
+    default=DEFAULT_REDIRECT_URL,
+    show_default=True,
+    help="redirectUrl sent with each payout session (the API wants one; nobody is sent there).",
+)
 _JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (the default when piped)."
 )
@@ -128,13 +147,7 @@ _FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path
 @payouts.command("run")
 @_FILE
 @_JOURNAL
-@click.option(
-    "--concurrency",
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    type=click.IntRange(1, 5000),
-    help="Payouts in flight at once.",
-)
+@_CONCURRENCY
 @click.option(
     "--approve",
     type=click.Choice(["auto", "hold"]),
@@ -143,19 +156,9 @@ _FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path
     help="hold: stop each payout at PENDING for `kasha payouts approve`.",
 )
 @click.option("--resume", is_flag=True, help="Continue the batch the journal holds.")
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every item to this .csv or .json file.",
-)
+@_REPORT
 @_JSON_OPTION
-@click.option(
-    "--redirect-url",
-    default=DEFAULT_REDIRECT_URL,
-    show_default=True,
-    help="redirectUrl sent with each payout session (the API wants one; nobody is sent there).",
-)
+@_REDIRECT_URL
 @_shared_options
 @_client_options
 def run_command(
@@ -230,26 +233,10 @@ def submit_command(file: Path, journal: str, batch: str, approve: str) -> None:
 
 @payouts.command("worker")
 @_JOURNAL
-@click.option(
-    "--concurrency",
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    type=click.IntRange(1, 5000),
-    help="Payouts in flight at once.",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every item to this .csv or .json file.",
-)
+@_CONCURRENCY
+@_REPORT
 @_JSON_OPTION
-@click.option(
-    "--redirect-url",
-    default=DEFAULT_REDIRECT_URL,
-    show_default=True,
-    help="redirectUrl sent with each payout session (the API wants one; nobody is sent there).",
-)
+@_REDIRECT_URL
 @click.option("--retry-stuck", is_flag=True, help="Retry items set aside as stuck first.")
 @_shared_options
 @_client_options
@@ -295,19 +282,8 @@ def worker_command(
 
 @payouts.command("approve")
 @click.argument("journal", envvar="KASHA_JOURNAL")
-@click.option(
-    "--concurrency",
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    type=click.IntRange(1, 5000),
-    help="Payouts in flight at once.",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every item to this .csv or .json file.",
-)
+@_CONCURRENCY
+@_REPORT
 @_JSON_OPTION
 @_shared_options
 @_client_options
