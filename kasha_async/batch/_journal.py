@@ -36,14 +36,16 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from .._errors import (
+    IllegalTransitionError,
     JournalError,
     JournalLockedError,
     LeaseLostError,  # noqa: F401  (re-exported)
@@ -86,6 +88,28 @@ class ItemState(enum.StrEnum):
 _FINAL_STATES = frozenset(
     {ItemState.COMPLETED, ItemState.DECLINED, ItemState.FAILED, ItemState.MISMATCH}
 )
+_I = ItemState
+_ANSWERED = frozenset({_I.PENDING, _I.PROCESSING} | _FINAL_STATES)
+#: The one table of a batch item's journaled moves (the payout itself is the PayoutFlow's):
+#: an item may also stay where it is (a retry journals its error). ``*_SENT`` is entered
+#: only before its send; PLANNED again means the session expired unused.
+ITEM_TRANSITIONS: Mapping[ItemState, frozenset[ItemState]] = MappingProxyType(
+    {
+        _I.PLANNED: frozenset({_I.CREATE_SENT, _I.FAILED}),
+        _I.CREATE_SENT: frozenset({_I.PLANNED} | _ANSWERED),
+        _I.PENDING: frozenset({_I.SETTLE_SENT} | _ANSWERED),
+        _I.SETTLE_SENT: _ANSWERED,
+        _I.PROCESSING: frozenset({_I.PROCESSING} | _FINAL_STATES),
+        **{final: frozenset() for final in _FINAL_STATES},
+    }
+)
+
+
+def item_transition(current: ItemState, target: ItemState) -> ItemState:
+    """``target`` if :data:`ITEM_TRANSITIONS` allows ``current -> target`` (or they are equal)."""
+    if target is current or target in ITEM_TRANSITIONS[current]:
+        return target
+    raise IllegalTransitionError(f"illegal batch item transition {current} -> {target}")
 
 
 @attrs.frozen(kw_only=True, slots=True)

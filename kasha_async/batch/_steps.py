@@ -38,7 +38,7 @@ from .._errors import (
 from .._models import Transaction
 from ._driver import OpenedSession, PayoutDriver
 from ._items import PayoutItem
-from ._journal import ItemState, Journal, JournalRecord
+from ._journal import ItemState, Journal, JournalRecord, item_transition
 from ._options import BatchOptions
 
 _FINAL = {
@@ -63,6 +63,13 @@ class Retry(Exception):
     def __init__(self, record: JournalRecord) -> None:
         super().__init__(record.last_error)
         self.record = record
+
+
+def move(payout: Payout, **changes: Any) -> None:
+    """Change the in-flight record; a new state must be one :data:`ITEM_TRANSITIONS` allows."""
+    if "state" in changes:
+        item_transition(payout.record.state, changes["state"])
+    payout.record = payout.record.evolve(**changes)
 
 
 def describe(exc: BaseException) -> str:
@@ -95,8 +102,8 @@ class Steps:
         return self.options.approve == "hold"
 
     async def save(self, payout: Payout, **changes: Any) -> None:
-        """Journal ``changes`` to the item's record."""
-        payout.record = payout.record.evolve(updated_at=time.time(), **changes)
+        """Journal ``changes`` to the item's record (a state change checked by the table)."""
+        move(payout, updated_at=time.time(), **changes)
         await self.journal.put(payout.record)
 
     async def save_intent(self, payout: Payout, **changes: Any) -> None:
@@ -186,7 +193,7 @@ class Steps:
             if self.hold:
                 await self.save(payout, **changes)
             else:
-                payout.record = payout.record.evolve(**changes)
+                move(payout, **changes)
 
     async def declined(self, payout: Payout, exc: DeclinedError) -> None:
         """A declined create; 3017 (whatever its HTTP status, the flow makes it a decline) fails.
@@ -213,7 +220,7 @@ class Steps:
         except KashaError as exc:
             raise await self.retry_or_stop(payout, exc) from exc
         if status is TransactionStatus.PROCESSING:
-            payout.record = payout.record.evolve(state=ItemState.PROCESSING, status=status.value)
+            move(payout, state=ItemState.PROCESSING, status=status.value)
         else:
             await self.observe(payout, await self.lookup(payout))
         return True
@@ -229,7 +236,7 @@ class Steps:
         elif tx.status is TransactionStatus.EXPIRED and not settle:
             await self.restart(payout, None)
         elif tx.status is TransactionStatus.PENDING and settle and not self.hold:
-            payout.record = payout.record.evolve(state=ItemState.PENDING)
+            move(payout, state=ItemState.PENDING)
             await self.settle(payout)
         else:
             await self.observe(payout, tx)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kasha_async import IllegalTransitionError
 from kasha_async.batch import (
     InputFileError,
     ItemState,
@@ -18,6 +19,7 @@ from kasha_async.batch import (
     build_report,
     load_items,
 )
+from kasha_async.batch._journal import item_transition
 from kasha_async.cli import main
 
 _HEADER = "reference,country,currency,amount,option_id,customer_name,extra.name\n"
@@ -224,3 +226,21 @@ async def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
         record = await journal.get("a")
     assert record is not None
     assert (record.state, record.flow, record.reported_amount) == (ItemState.COMPLETED, None, None)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (ItemState.COMPLETED, ItemState.PLANNED),
+        (ItemState.MISMATCH, ItemState.SETTLE_SENT),
+        (ItemState.PLANNED, ItemState.SETTLE_SENT),
+        (ItemState.PROCESSING, ItemState.CREATE_SENT),
+    ],
+)
+def test_the_item_table_refuses_moves_it_does_not_list(
+    current: ItemState, target: ItemState
+) -> None:
+    """A final item never moves again, and no send is skipped past its intent."""
+    with pytest.raises(IllegalTransitionError):
+        item_transition(current, target)
+    assert item_transition(current, current) is current
