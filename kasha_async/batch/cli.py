@@ -138,6 +138,13 @@ _REDIRECT_URL = click.option(
     show_default=True,
     help="redirectUrl sent with each payout session (the API wants one; nobody is sent there).",
 )
+_APPROVE = click.option(
+    "--approve",
+    type=click.Choice(["auto", "hold"]),
+    default="auto",
+    show_default=True,
+    help="hold: stop each payout at PENDING for `kasha payouts approve`.",
+)
 _JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (the default when piped)."
 )
@@ -148,13 +155,7 @@ _FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path
 @_FILE
 @_JOURNAL
 @_CONCURRENCY
-@click.option(
-    "--approve",
-    type=click.Choice(["auto", "hold"]),
-    default="auto",
-    show_default=True,
-    help="hold: stop each payout at PENDING for `kasha payouts approve`.",
-)
+@_APPROVE
 @click.option("--resume", is_flag=True, help="Continue the batch the journal holds.")
 @_REPORT
 @_JSON_OPTION
@@ -205,13 +206,7 @@ def run_command(
 @_FILE
 @_JOURNAL
 @click.option("--batch", default="default", show_default=True, help="Batch id.")
-@click.option(
-    "--approve",
-    type=click.Choice(["auto", "hold"]),
-    default="auto",
-    show_default=True,
-    help="hold: stop each payout at PENDING for `kasha payouts approve`.",
-)
+@_APPROVE
 def submit_command(file: Path, journal: str, batch: str, approve: str) -> None:
     """Load FILE into a postgresql:// journal as one batch for `kasha payouts worker`.
 

@@ -62,6 +62,14 @@ class _CrashBeforeCreate(FlowDriver):
         raise Crash
 
 
+async def _crash_before_create(kasha: KashaClient, item: PayoutItem, journal: Path) -> None:
+    """Run ``item`` until its create intent is journaled, then die before the send."""
+    with pytest.raises(Crash):
+        await run_payouts(
+            kasha, [item], journal=journal, driver=_CrashBeforeCreate(kasha), progress=False
+        )
+
+
 @pytest.mark.parametrize("by", ["name", "id"])
 async def test_an_option_by_name_or_id_pays_once_fresh_and_resumed(
     kasha_sandbox: Sandbox, kasha_client: KashaClient, tmp_path: Path, by: str
@@ -71,14 +79,7 @@ async def test_an_option_by_name_or_id_pays_once_fresh_and_resumed(
     fresh, resumed = _item("fresh-1", option), _item("resumed-1", option)
     report = await run_payouts(kasha_client, [fresh], journal=tmp_path / "a.db", progress=False)
     assert report.summary.counts == {"COMPLETED": 1}
-    with pytest.raises(Crash):
-        await run_payouts(
-            kasha_client,
-            [resumed],
-            journal=tmp_path / "b.db",
-            driver=_CrashBeforeCreate(kasha_client),
-            progress=False,
-        )
+    await _crash_before_create(kasha_client, resumed, tmp_path / "b.db")
     again = await run_payouts(
         kasha_client, [resumed], journal=tmp_path / "b.db", resume=True, progress=False
     )
@@ -90,14 +91,7 @@ async def test_the_journal_holds_the_flows_own_snapshot_before_the_create(
     kasha_client: KashaClient, tmp_path: Path
 ) -> None:
     """The create's intent carries PayoutFlow.to_dict (state OPTION_CHOSEN), no form values."""
-    with pytest.raises(Crash):
-        await run_payouts(
-            kasha_client,
-            [_item("snap-1", "Bank Transfer")],
-            journal=tmp_path / "j.db",
-            driver=_CrashBeforeCreate(kasha_client),
-            progress=False,
-        )
+    await _crash_before_create(kasha_client, _item("snap-1", "Bank Transfer"), tmp_path / "j.db")
     async with SQLiteJournal(tmp_path / "j.db") as journal:
         record = await journal.get("snap-1")
     assert record is not None
@@ -113,14 +107,7 @@ async def test_a_resumed_create_goes_through_the_flows_form_check(
     kasha_sandbox: Sandbox, kasha_client: KashaClient, tmp_path: Path
 ) -> None:
     """Resumed with form data the option refuses, the create is never sent: FAILED, nothing paid."""
-    with pytest.raises(Crash):
-        await run_payouts(
-            kasha_client,
-            [_item("form-1", "Bank Transfer")],
-            journal=tmp_path / "j.db",
-            driver=_CrashBeforeCreate(kasha_client),
-            progress=False,
-        )
+    await _crash_before_create(kasha_client, _item("form-1", "Bank Transfer"), tmp_path / "j.db")
     report = await run_payouts(
         kasha_client,
         [_item("form-1", "Bank Transfer", name="Jo")],
