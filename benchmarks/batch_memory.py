@@ -44,6 +44,7 @@ from kasha_async.batch import (
     BatchProgress,
     Journal,
     MemoryJournal,
+    OpenedSession,
     PayoutItem,
     SQLiteJournal,
     run_payouts,
@@ -84,12 +85,12 @@ class Reiterable:
 class ForgetfulDriver(FakeDriver):
     """The fake provider, minus its bookkeeping of payouts already final."""
 
-    async def lookup(self, transaction_id: str) -> Transaction:
+    async def lookup(self, session: OpenedSession) -> Transaction:
         """As the fake, then forget the transaction if it is final."""
-        tx = await super().lookup(transaction_id)
+        tx = await super().lookup(session)
         if tx.is_final:
-            self.created_refs.pop(self.ref_of.pop(transaction_id), None)
-            del self.status[transaction_id]
+            self.created_refs.pop(self.ref_of.pop(session.transaction_id), None)
+            del self.status[session.transaction_id]
         return tx
 
 

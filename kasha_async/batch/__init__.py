@@ -1,7 +1,9 @@
 """Batch payouts: many PayoutFlows at bounded concurrency, resumable through a write-ahead journal.
 
 See ``docs/batch.md``. ``run_payouts`` pays each :class:`PayoutItem` once;
-``approve_held`` settles what a ``hold`` run left PENDING; ``build_report``
+``approve_held`` settles what a ``hold`` run left PENDING (every payout goes
+through one :class:`~kasha_async.flows.PayoutFlow`, resumed from its journaled
+snapshot); ``build_report``
 reads any journal into a :class:`Report`. With a :class:`PostgresJournal`,
 ``submit_payouts`` loads a batch and ``run_worker`` drains it from any number
 of processes.
@@ -14,7 +16,7 @@ from .._errors import (
     LeaseLostError,
     OptionNotFoundError,
 )
-from ._driver import ClientDriver, FlowDriver, OpenedSession, PayoutDriver
+from ._driver import FlowDriver, OpenedSession, PayoutDriver
 from ._items import DEFAULT_OPTION, PayoutFile, PayoutItem, load_items
 from ._journal import (
     ApproveMode,
@@ -27,11 +29,11 @@ from ._journal import (
     MemoryJournal,
     SQLiteJournal,
 )
+from ._options import DEFAULT_CONCURRENCY, DEFAULT_REDIRECT_URL, BatchOptions
 from ._postgres import PostgresJournal
 from ._progress import BatchProgress, ProgressCallback
 from ._report import ItemResult, ItemStatus, Report, Summary, build_report, iter_results, write_csv
 from ._runner import (
-    DEFAULT_REDIRECT_URL,
     approve_held,
     run_payouts,
     run_worker,
@@ -40,10 +42,11 @@ from ._runner import (
 
 __all__ = [
     "ApproveMode",
+    "BatchOptions",
     "BatchProgress",
     "Claim",
     "ClaimingJournal",
-    "ClientDriver",
+    "DEFAULT_CONCURRENCY",
     "DEFAULT_OPTION",
     "DEFAULT_REDIRECT_URL",
     "DuplicateReferenceError",

@@ -1,27 +1,28 @@
-"""The calls a batch makes for one payout, behind a Protocol the runner depends on.
+"""The calls a batch makes for one payout, all through :class:`~kasha_async.flows.PayoutFlow`.
 
-:class:`FlowDriver` makes them with :class:`~kasha_async.flows.PayoutFlow` for
-the forward path (open, choose, create, approve) and with the client for what
-needs only ids (reconciliation lookups, a resend on a journaled session, settling
-a held payout). Tests drive the runner with a fake.
+There is one driver, :class:`FlowDriver`: the flow opens the session, picks the
+option (by name or by ``paymentOptionId``), checks the form before every create
+(a resent one too), settles, polls and decides what an error means. The batch
+journals the flow's own snapshot (:meth:`PayoutFlow.to_dict`) before each send
+and resumes with :meth:`PayoutFlow.from_dict`, which re-checks the server first:
+one resumable format, one poller, one form check. :class:`PayoutDriver` is the
+seam the steps depend on (tests put a fake provider behind it).
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 from typing import Any, Protocol
 
 import attrs
 
 from .._client import KashaClient
-from .._codes import SettleAction, TransactionStatus
-from .._errors import (
-    InvalidRequestError,
-    OptionNotFoundError,
-)
-from .._models import PayoutOptionsRequest, Transaction
+from .._codes import TransactionStatus
+from .._errors import ConfigError, DeclinedError, InvalidRequestError, OptionNotFoundError
+from .._models import PaymentOption, PayoutOptionsRequest, Transaction
 from ..flows import PayoutFlow
 from ._items import PayoutItem
+from ._journal import JournalRecord
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -32,7 +33,7 @@ class OpenedSession:
     transaction_id: str
     payment_option_id: str
     option_id: str | None = None
-    #: The driver's own object for the next step (e.g. the PayoutFlow); never journaled.
+    #: The driver's own object for the next step (the PayoutFlow); journaled as its snapshot.
     handle: Any = attrs.field(default=None, eq=False, repr=False)
 
 
@@ -54,108 +55,75 @@ class PayoutDriver(Protocol):
     async def open(self, item: PayoutItem, *, redirect_url: str) -> OpenedSession:
         """Open a session for ``item`` and pick its option (moves no money)."""
 
+    def restore(self, record: JournalRecord) -> OpenedSession:
+        """The session as journaled before its last send (it re-checks the server first)."""
+
+    def snapshot(self, session: OpenedSession) -> str | None:
+        """What to journal before a send on ``session`` so :meth:`restore` can rebuild it."""
+
     async def create(self, item: PayoutItem, session: OpenedSession) -> None:
         """Create the session's one payout (PENDING when this returns)."""
 
-    async def approve(self, transaction_id: str) -> TransactionStatus:
+    async def approve(self, session: OpenedSession) -> TransactionStatus:
         """Settle a PENDING payout with APPROVE; the status it moved to."""
 
-    async def lookup(self, transaction_id: str) -> Transaction:
+    async def lookup(self, session: OpenedSession) -> Transaction:
         """The transaction as the server has it now."""
 
-    async def wait_final(self, transaction_id: str, *, timeout: float) -> Transaction:
+    async def wait_final(self, session: OpenedSession, *, timeout: float) -> Transaction:
         """Poll until the transaction is final or ``timeout`` passes; the last one seen."""
 
 
-class ClientDriver:
-    """A :class:`PayoutDriver` on the client's resources alone (no flow objects)."""
+def choose_option(flow: PayoutFlow, wanted: str) -> PaymentOption:
+    """The offered option named ``wanted`` (case-insensitive) or with that id."""
+    for key in ("name", "id"):
+        try:
+            return flow.option(**{key: wanted})
+        except InvalidRequestError:
+            continue
+    offered = ", ".join(f"{o.name!r} ({o.payment_option_id})" for o in flow.options) or "none"
+    raise OptionNotFoundError(f"payout option {wanted!r} is not offered; offered: {offered}")
+
+
+def check_form_fields(flow: PayoutFlow, option_id: str | None, item: PayoutItem) -> None:
+    """Refuse ``extra_data`` fields the chosen option's form does not have (a typo, a wrong name).
+
+    The flow checks the fields the form has; a field it lacks would be dropped by
+    the provider, so ``extra.cbu`` where the form says ``account`` would pay with
+    the bank details missing.
+    """
+    option, subs = flow.chosen_option, flow.suboptions
+    assert option is not None
+    inputs = list(option.extra_data)
+    if subs is not None:
+        inputs += subs.form_inputs
+        inputs += [f for sub in subs.options if sub.id == option_id for f in sub.form_inputs]
+    fields = sorted({f.name for f in inputs})
+    unknown = sorted(set(item.extra_data) - set(fields))
+    if unknown:
+        named = ", ".join(f"extra.{name}" for name in unknown)
+        raise InvalidRequestError(
+            f"{named}: not in the form of option {option.name!r} (its fields: "
+            f"{', '.join(fields) or 'none'})"
+        )
+
+
+class FlowDriver:
+    """The :class:`PayoutDriver` of a batch: a :class:`PayoutFlow` per payout, end to end."""
 
     def __init__(self, kasha: KashaClient, *, poll_interval: float = 0.2) -> None:
         self.kasha = kasha
         self.poll_interval = poll_interval
 
     async def open(self, item: PayoutItem, *, redirect_url: str) -> OpenedSession:
-        """Open a payout session and find the item's option (suboptions when no id is given)."""
-        session = await self.kasha.payouts.options(session_request(item, redirect_url))
-        wanted = item.option.casefold()
-        for option in session.payment_options:
-            if (option.name or "").casefold() == wanted or option.payment_option_id == item.option:
-                return await self._with_suboption(
-                    item, session.session_id, session.transaction_id, option.payment_option_id
-                )
-        raise OptionNotFoundError(
-            f"payout option {item.option!r} is not offered for {item.country}"
-        )
-
-    async def _with_suboption(
-        self, item: PayoutItem, session_id: str, transaction_id: str, payment_option_id: str
-    ) -> OpenedSession:
-        option_id = item.option_id
-        if option_id is None:
-            subs = await self.kasha.payouts.suboptions(
-                session_id=session_id, payment_option_id=payment_option_id
-            )
-            option_id = subs.options[0].id if subs.options else None
-        return OpenedSession(
-            session_id=session_id,
-            transaction_id=transaction_id,
-            payment_option_id=payment_option_id,
-            option_id=option_id,
-        )
-
-    async def create(self, item: PayoutItem, session: OpenedSession) -> None:
-        """Create the payout on ``session`` (a resend on the same session is safe)."""
-        await self.kasha.payouts.create(
-            session_id=session.session_id,
-            payment_option_id=session.payment_option_id,
-            option_id=session.option_id,
-            extra_data=dict(item.extra_data) or None,
-            transaction_id=session.transaction_id,
-        )
-
-    async def approve(self, transaction_id: str) -> TransactionStatus:
-        """APPROVE the payout; the status the server reports."""
-        result = await self.kasha.payouts.settle(
-            transaction_id=transaction_id, action=SettleAction.APPROVE
-        )
-        return result.status
-
-    async def lookup(self, transaction_id: str) -> Transaction:
-        """``GET /v2/transactions/{id}``."""
-        return await self.kasha.transactions.get(transaction_id)
-
-    async def wait_final(self, transaction_id: str, *, timeout: float) -> Transaction:
-        """Poll with a growing interval until final or ``timeout``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        delay = self.poll_interval / 4
-        while True:
-            tx = await self.lookup(transaction_id)
-            left = deadline - loop.time()
-            if tx.is_final or left <= 0:
-                return tx
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, self.poll_interval * 10)
-
-
-class FlowDriver(ClientDriver):
-    """The :class:`PayoutDriver` of a batch: :class:`PayoutFlow` walks each new payout.
-
-    A session restored from the journal has no flow object; its create is resent
-    with the client on the same session, which one-payout-per-session makes safe.
-    """
-
-    async def open(self, item: PayoutItem, *, redirect_url: str) -> OpenedSession:
-        """``PayoutFlow.start`` then ``choose`` the item's option (suboptions fetched)."""
+        """``PayoutFlow.start``, then ``choose`` the item's option (suboptions fetched)."""
         flow = await PayoutFlow.start(self.kasha, session_request(item, redirect_url))
-        try:
-            option = flow.option(name=item.option)
-        except InvalidRequestError as exc:
-            raise OptionNotFoundError(str(exc)) from None
+        option = choose_option(flow, item.option)
         subs = await flow.choose(option)
         option_id = item.option_id
         if option_id is None and subs is not None and subs.options:
             option_id = subs.options[0].id
+        check_form_fields(flow, option_id, item)
         return OpenedSession(
             session_id=flow.session_id,
             transaction_id=flow.transaction_id,
@@ -164,10 +132,58 @@ class FlowDriver(ClientDriver):
             handle=flow,
         )
 
+    def restore(self, record: JournalRecord) -> OpenedSession:
+        """``PayoutFlow.from_dict`` on the snapshot journaled before the record's last send."""
+        if record.flow is None:
+            raise ConfigError(
+                f"item {record.reference!r} has no journaled flow snapshot (a journal written "
+                "by an older kasha-async): finish that batch with the version that started it"
+            )
+        flow = PayoutFlow.from_dict(self.kasha, json.loads(record.flow))
+        return OpenedSession(
+            session_id=flow.session_id,
+            transaction_id=flow.transaction_id,
+            payment_option_id=record.payment_option_id or "",
+            option_id=record.option_id,
+            handle=flow,
+        )
+
+    def snapshot(self, session: OpenedSession) -> str | None:
+        """The flow's :meth:`~PayoutFlow.to_dict`, as compact JSON."""
+        return json.dumps(_flow(session).to_dict(), separators=(",", ":"))
+
     async def create(self, item: PayoutItem, session: OpenedSession) -> None:
-        """``flow.create`` (form data checked first); a restored session goes through the client."""
-        flow = session.handle
-        if not isinstance(flow, PayoutFlow):
-            await super().create(item, session)
-            return
-        await flow.create(option_id=session.option_id, extra_data=dict(item.extra_data) or None)
+        """``flow.create``: the form data is checked first, a resend included."""
+        extra = dict(item.extra_data) or None
+        await _flow(session).create(option_id=session.option_id, extra_data=extra)
+
+    async def approve(self, session: OpenedSession) -> TransactionStatus:
+        """``flow.approve``; the status the server reports."""
+        return (await _flow(session).approve()).status
+
+    async def lookup(self, session: OpenedSession) -> Transaction:
+        """``flow.refresh``: ``GET /v2/transactions/{id}``, the flow moved to what it says."""
+        return await _flow(session).refresh()
+
+    async def wait_final(self, session: OpenedSession, *, timeout: float) -> Transaction:
+        """``flow.wait_final``; on the timeout, the last transaction seen (not final)."""
+        flow = _flow(session)
+        if flow.is_resumed:  # a restored flow learns where it stands before it may wait
+            await flow.refresh()
+        try:
+            return await flow.wait_final(
+                timeout,
+                poll_interval=self.poll_interval / 4,
+                max_poll_interval=self.poll_interval * 10,
+            )
+        except (TimeoutError, DeclinedError):  # the transaction says which: the steps read it
+            if flow.transaction is None:
+                raise
+            return flow.transaction
+
+
+def _flow(session: OpenedSession) -> PayoutFlow:
+    flow = session.handle
+    if not isinstance(flow, PayoutFlow):
+        raise TypeError("the session has no PayoutFlow: open() or restore() it first")
+    return flow

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,16 @@ _ALPHA2 = re.compile(r"[A-Z]{2}")
 _ALPHA3 = re.compile(r"[A-Z]{3}")
 _CUSTOMER_COLUMNS = ("name", "email", "phone")
 _MAX_REFERENCE = 255
+#: Columns a CSV header must have, and the others it may have (plus ``extra.<field>``).
+REQUIRED_COLUMNS = ("reference", "country", "currency", "amount")
+OPTIONAL_COLUMNS = ("option", "option_id", *(f"customer_{c}" for c in _CUSTOMER_COLUMNS))
+_EXTRA = "extra."
+#: JSON objects may also nest the customer and the form data.
+_JSON_KEYS = frozenset({*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "customer", "extra_data"})
+_DELIMITERS = (",", ";", "\t")
+_OTHER_SEPARATOR = re.compile(r"[;\t|:]")
+#: An amount as a file gives it: plain ASCII digits with an optional fraction (no 1e3, 1_000).
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -73,8 +84,29 @@ def _blank_to_none(value: object) -> Any:
     return None if value is None or value == "" else value
 
 
+def _unknown_keys(row: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        k for k in row if k not in _JSON_KEYS and not (k.startswith(_EXTRA) and len(k) > 6)
+    )
+
+
+def _file_amount(value: object) -> object:
+    """A file's amount for :func:`to_amount`; exponent and other non-plain forms refused."""
+    if isinstance(value, float):
+        value = repr(value)  # JSON numbers: the shortest repr, never Decimal(float)
+    if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(value.strip()):
+        raise InvalidRequestError(
+            f"amount {value!r:.40} is not a plain decimal such as 1000.00",
+            problems=(f"amount {value!r:.40} is not a plain decimal such as 1000.00",),
+        )
+    return value
+
+
 def item_from_mapping(row: Mapping[str, Any]) -> PayoutItem:
     """Build an item from a JSON object or a CSV row (``customer_*`` / ``extra.*`` columns)."""
+    unknown = _unknown_keys(row)
+    if unknown:
+        raise InvalidRequestError(f"unknown field(s) {unknown}")
     customer = row.get("customer")
     if customer is None:
         customer = {k: _blank_to_none(row.get(f"customer_{k}")) for k in _CUSTOMER_COLUMNS}
@@ -84,12 +116,12 @@ def item_from_mapping(row: Mapping[str, Any]) -> PayoutItem:
     if not isinstance(customer, Mapping) or not isinstance(extra, Mapping):
         raise InvalidRequestError("customer and extra_data must be objects")
     known = {f.name for f in attrs.fields(Customer)}
-    unknown = set(customer) - known
-    if unknown:
-        raise InvalidRequestError(f"unknown customer fields {sorted(unknown)}")
+    strange = set(customer) - known
+    if strange:
+        raise InvalidRequestError(f"unknown customer fields {sorted(strange)}")
     amount = row.get("amount")
-    if isinstance(amount, float):
-        amount = repr(amount)  # JSON numbers: the shortest repr, never Decimal(float)
+    if amount not in (None, ""):
+        amount = _file_amount(amount)
     return PayoutItem(
         reference=str(row.get("reference") or ""),
         country=str(row.get("country") or ""),
@@ -102,14 +134,53 @@ def item_from_mapping(row: Mapping[str, Any]) -> PayoutItem:
     )
 
 
+def header_problems(columns: list[str]) -> list[str]:
+    """What is wrong with a CSV header: missing and unknown columns, each named."""
+    problems = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    unknown = _unknown_keys(dict.fromkeys(columns))
+    if unknown:
+        allowed = ", ".join((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "extra.<field>"))
+        problems.append(f"unknown column(s) {', '.join(unknown)} (known: {allowed})")
+    repeated = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if repeated:
+        problems.append(f"repeated column(s) {', '.join(repeated)}")
+    return problems
+
+
+def _header(line: str) -> tuple[str, list[str]] | str:
+    """The delimiter and columns of a CSV header line, or what is wrong with it."""
+    if not line.strip():
+        return "the file is empty: the first line must be the header"
+    split = {d: [c.strip() for c in next(csv.reader([line], delimiter=d))] for d in _DELIMITERS}
+    fits = [d for d in _DELIMITERS if set(REQUIRED_COLUMNS) <= set(split[d])]
+    if len(fits) == 1:
+        problems = header_problems(split[fits[0]])
+        return (fits[0], split[fits[0]]) if not problems else "header: " + "; ".join(problems)
+    if not fits and len(split[","]) == 1 and _OTHER_SEPARATOR.search(line):
+        return "header: cannot tell the delimiter; separate the columns with commas"
+    return "header: " + "; ".join(header_problems(split[","]))
+
+
 def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+        header = _header(handle.readline())
+        if isinstance(header, str):
+            yield 1, header
+            return
+        delimiter, columns = header
+        reader = csv.DictReader(handle, fieldnames=columns, delimiter=delimiter)
+        rows = 0
         for row in reader:
+            rows += 1
             if None in row:
-                yield reader.line_num, "more cells than header columns"
+                yield reader.line_num + 1, "more cells than header columns"
             else:
-                yield reader.line_num, row
+                yield reader.line_num + 1, row
+        if not rows:
+            yield 1, "the file has a header but no rows"
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
@@ -121,6 +192,8 @@ def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
         yield 1, "the file must hold a JSON array of objects"
         return
     pos = _skip_space(text, pos + 1)
+    if text.startswith("]", pos):
+        yield 1, "the file holds no rows"
     while pos < len(text) and text[pos] != "]":
         line = text.count("\n", 0, pos) + 1
         try:

@@ -14,8 +14,10 @@ many machines) implements :class:`Journal` and the runner does not change.
 What a record holds: the reference, country, currency and amount, the item's
 state, the Kasha session and transaction ids, the payout option ids, the last
 seen transaction status, the decline code and reason, the attempts, the last
-error message and timestamps. Never the API key, the customer or ``extra_data``
-(bank details), which are re-read from the input on resume.
+error message, timestamps, the payout flow's own snapshot
+(``PayoutFlow.to_dict``: ids, state, the offered options and form definitions)
+and the amount the provider reported. Never the API key, the customer or
+``extra_data`` (bank details), which are re-read from the input on resume.
 
 :class:`ClaimingJournal` is the larger interface of a journal shared by many
 workers (:class:`~kasha_async.batch.PostgresJournal`): the items, inputs
@@ -28,25 +30,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import fcntl
 import functools
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from .._errors import LeaseLostError  # noqa: F401  (re-exported)
+from .._errors import (
+    IllegalTransitionError,
+    JournalError,
+    JournalLockedError,
+    LeaseLostError,  # noqa: F401  (re-exported)
+)
 from ._items import PayoutItem
 
 T = TypeVar("T")
 ApproveMode = Literal["auto", "hold"]
 _PAGE = 1000
 _GROUP_LIMIT = 2000
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 class ItemState(enum.StrEnum):
@@ -60,16 +70,46 @@ class ItemState(enum.StrEnum):
     COMPLETED = "completed"
     DECLINED = "declined"
     FAILED = "failed"
+    #: The provider reports another amount or currency than the item's: set aside for a
+    #: person (never approved, never counted as paid, never retried by a resume).
+    MISMATCH = "mismatch"
 
     @property
     def is_final(self) -> bool:
         """Whether a resume skips the item."""
-        return self in (ItemState.COMPLETED, ItemState.DECLINED, ItemState.FAILED)
+        return self in _FINAL_STATES
 
     @property
     def is_in_doubt(self) -> bool:
         """Whether a money-moving call was sent without a journaled outcome."""
         return self in (ItemState.CREATE_SENT, ItemState.SETTLE_SENT)
+
+
+_FINAL_STATES = frozenset(
+    {ItemState.COMPLETED, ItemState.DECLINED, ItemState.FAILED, ItemState.MISMATCH}
+)
+_I = ItemState
+_ANSWERED = frozenset({_I.PENDING, _I.PROCESSING} | _FINAL_STATES)
+#: The one table of a batch item's journaled moves (the payout itself is the PayoutFlow's):
+#: an item may also stay where it is (a retry journals its error). ``*_SENT`` is entered
+#: only before its send; PLANNED again means the session expired unused.
+ITEM_TRANSITIONS: Mapping[ItemState, frozenset[ItemState]] = MappingProxyType(
+    {
+        _I.PLANNED: frozenset({_I.CREATE_SENT, _I.FAILED}),
+        _I.CREATE_SENT: frozenset({_I.PLANNED} | _ANSWERED),
+        _I.PENDING: frozenset({_I.SETTLE_SENT} | _ANSWERED),
+        _I.SETTLE_SENT: _ANSWERED,
+        _I.PROCESSING: frozenset({_I.PROCESSING} | _FINAL_STATES),
+        **{final: frozenset() for final in _FINAL_STATES},
+    }
+)
+
+
+def item_transition(current: ItemState, target: ItemState) -> ItemState:
+    """``target`` if :data:`ITEM_TRANSITIONS` allows ``current -> target`` (or they are equal)."""
+    if target is current or target in ITEM_TRANSITIONS[current]:
+        return target
+    raise IllegalTransitionError(f"illegal batch item transition {current} -> {target}")
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -94,6 +134,11 @@ class JournalRecord:
     started_at: float | None = None
     updated_at: float | None = None
     finished_at: float | None = None
+    #: The payout flow's snapshot (``PayoutFlow.to_dict`` as JSON) journaled before each send.
+    flow: str | None = None
+    #: The amount and currency the provider reported for the payout (the report's totals).
+    reported_amount: Decimal | None = None
+    reported_currency: str | None = None
 
     def evolve(self, **changes: Any) -> JournalRecord:
         """A copy with ``changes`` applied."""
@@ -182,6 +227,8 @@ def _to_row(record: JournalRecord) -> tuple[Any, ...]:
 def _from_row(row: Sequence[Any]) -> JournalRecord:
     fields = dict(zip(_COLUMNS, row, strict=True))
     fields["amount"] = Decimal(fields["amount"])
+    if fields["reported_amount"] is not None:
+        fields["reported_amount"] = Decimal(fields["reported_amount"])
     fields["state"] = ItemState(fields["state"])
     return JournalRecord(**fields)
 
@@ -192,10 +239,18 @@ CREATE TABLE IF NOT EXISTS items (
     currency TEXT NOT NULL, amount TEXT NOT NULL, state TEXT NOT NULL, session_id TEXT,
     transaction_id TEXT, payment_option_id TEXT, option_id TEXT, status TEXT,
     attempts INTEGER NOT NULL, last_error TEXT, decline_code INTEGER, decline_reason TEXT,
-    started_at REAL, updated_at REAL, finished_at REAL
+    started_at REAL, updated_at REAL, finished_at REAL, flow TEXT, reported_amount TEXT,
+    reported_currency TEXT
 );
 CREATE INDEX IF NOT EXISTS items_seq ON items (seq);
 PRAGMA user_version = {_SCHEMA_VERSION};
+"""
+#: Version 1 -> 2: the flow snapshot and the provider's amount.
+_MIGRATE_1 = """
+ALTER TABLE items ADD COLUMN flow TEXT;
+ALTER TABLE items ADD COLUMN reported_amount TEXT;
+ALTER TABLE items ADD COLUMN reported_currency TEXT;
+PRAGMA user_version = 2;
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
 _UPSERT = (
@@ -216,19 +271,74 @@ class JournalStats:
 _Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
 
 
+def private_file(path: Path) -> int:
+    """Open (or create, mode 0600 whatever the umask) ``path`` for writing; its descriptor."""
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists (SQLite gives its WAL the same mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
+def journal_error(path: Path, exc: BaseException) -> JournalError:
+    """The one-paragraph :class:`JournalError` for an OS or SQLite failure on ``path``."""
+    return JournalError(f"journal {path}: {exc}")
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``<journal>.lock``: the OS drops it when the process dies.
+
+    So a second live runner on the journal is refused at once, and a runner that
+    was killed (even by SIGKILL) never blocks its own resume.
+    """
+
+    def __init__(self, journal: Path) -> None:
+        self.journal = journal
+        self.path = journal.with_name(journal.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`JournalLockedError` (never waits)."""
+        fd = private_file(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalLockedError(
+                f"journal {self.journal} is in use by another live run (it holds "
+                f"{self.path.name}); nothing was sent. Let that run finish or stop it, "
+                "then run again with --resume"
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
 class SQLiteJournal:
     """A :class:`Journal` in one SQLite file (WAL mode), written by one thread with group commit.
 
     ``synchronous="FULL"`` (the default) fsyncs every commit, so an intent survives
     a power cut as well as a killed process; ``"NORMAL"`` survives a killed process only.
+    ``exclusive=True`` (the default) holds :class:`FileLock` while open, so one
+    process at a time runs the batch; a reader (``kasha payouts report``) passes
+    ``False``. The journal and its lock file are created 0600.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "FULL", exclusive: bool = True
+    ) -> None:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
         self.path = Path(path)
         self.stats = JournalStats()
         self._synchronous = synchronous.upper()
+        self._lock = FileLock(self.path) if exclusive else None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -244,9 +354,30 @@ class SQLiteJournal:
         await self.close()
 
     async def open(self) -> None:
-        """Start the writer thread and create the schema if the file is new."""
+        """Take the lock, start the writer thread and create the schema if the file is new.
+
+        Raises :class:`JournalLockedError` when another live run holds the journal,
+        :class:`JournalError` when it cannot be created or read (missing directory,
+        read-only place, full disk).
+        """
         if self._thread is not None:
             return
+        try:
+            if self._lock is not None:
+                self._lock.acquire()
+            create_private(self.path)
+        except OSError as exc:
+            if self._lock is not None:
+                self._lock.release()
+            raise journal_error(self.path, exc) from None
+        try:
+            await self._start()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
@@ -257,14 +388,16 @@ class SQLiteJournal:
         if error is not None:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
-            raise error
+            raise journal_error(self.path, error) from None
 
     async def close(self) -> None:
-        """Finish every queued write, close the connection and stop the thread."""
+        """Finish every queued write, close the connection, stop the thread, drop the lock."""
         thread, self._thread = self._thread, None
         if thread is not None:
             self._jobs.put(None)
             await asyncio.to_thread(thread.join)
+        if self._lock is not None:
+            self._lock.release()
 
     # --- the writer thread ------------------------------------------------------------------
 
@@ -274,9 +407,9 @@ class SQLiteJournal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
+            if version not in (0, 1, _SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"{self.path}: journal schema {version} is unknown")
-            conn.executescript(_CREATE)
+            conn.executescript(_MIGRATE_1 if version == 1 else _CREATE)
         except BaseException:
             conn.close()
             raise
@@ -342,6 +475,9 @@ class SQLiteJournal:
     def _resolve(
         self, future: asyncio.Future[Any], value: Any, error: BaseException | None
     ) -> None:
+        if isinstance(error, sqlite3.Error | OSError):  # full disk, read-only file, I/O error
+            error = journal_error(self.path, error)
+
         def settle() -> None:
             if future.done():
                 return

@@ -54,8 +54,8 @@ SCHEMA = "kasha_batch"
 #: ``pg_advisory_xact_lock`` key serializing migrations ("kasha" in ASCII).
 _MIGRATION_LOCK = 0x6B61736861
 _PAGE = 1000
-_FINAL = "('completed', 'declined', 'failed')"
-_MUTABLE = _COLUMNS[5:]  # state .. finished_at: what a step changes
+_FINAL = "('completed', 'declined', 'failed', 'mismatch')"
+_MUTABLE = _COLUMNS[5:]  # state .. reported_currency: what a step changes
 _NEEDS_INPUT = frozenset({ItemState.PLANNED, ItemState.CREATE_SENT})
 
 #: Schema migrations; version N is ``MIGRATIONS[N - 1]``. Append only, never edit.
@@ -93,7 +93,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX items_batch_seq ON {SCHEMA}.items (batch_id, seq);
     CREATE INDEX items_unfinished ON {SCHEMA}.items (batch_id, seq)
-        WHERE state NOT IN {_FINAL};
+        WHERE state NOT IN ('completed', 'declined', 'failed');
     CREATE INDEX items_lease_owner ON {SCHEMA}.items (lease_owner)
         WHERE lease_owner IS NOT NULL;
     CREATE TABLE {SCHEMA}.inputs (
@@ -103,6 +103,14 @@ MIGRATIONS: tuple[str, ...] = (
         requested_option_id text,
         extra_data jsonb NOT NULL
     );
+    """,
+    # 2: the payout flow's snapshot, the amount the provider reported, and a mismatch is final
+    f"""
+    ALTER TABLE {SCHEMA}.items ADD COLUMN flow text,
+        ADD COLUMN reported_amount numeric, ADD COLUMN reported_currency text;
+    DROP INDEX {SCHEMA}.items_unfinished;
+    CREATE INDEX items_unfinished ON {SCHEMA}.items (batch_id, seq)
+        WHERE state NOT IN {_FINAL};
     """,
 )
 

@@ -92,6 +92,12 @@ class ProgressTracker:
         if self._callback is not None:
             self._callback(snapshot)
 
+    @property
+    def finished_by_run(self) -> int:
+        """Items this run brought to a final status (skipped ones not counted)."""
+        final = (ItemStatus.COMPLETED, ItemStatus.DECLINED, ItemStatus.FAILED)
+        return sum(self.counts.get(s.value, 0) for s in final) - self.skipped
+
     def snapshot(self) -> BatchProgress:
         """The counters now."""
         return BatchProgress(

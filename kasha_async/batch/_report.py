@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import os
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import attrs
 
@@ -33,6 +35,9 @@ class ItemStatus(enum.StrEnum):
     #: A create or settle was sent and not confirmed; a resume reconciles it.
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     NOT_STARTED = "NOT_STARTED"
+    #: The provider reports another amount or currency: set aside, never approved; a person
+    #: must look (unresolved, but a resume leaves it alone).
+    MISMATCH = "MISMATCH"
 
 
 _BY_STATE = {
@@ -43,7 +48,17 @@ _BY_STATE = {
     ItemState.PROCESSING: ItemStatus.PROCESSING,
     ItemState.CREATE_SENT: ItemStatus.OUTCOME_UNKNOWN,
     ItemState.SETTLE_SENT: ItemStatus.OUTCOME_UNKNOWN,
+    ItemState.MISMATCH: ItemStatus.MISMATCH,
 }
+#: Report statuses a run leaves for later (a resume, or a person for MISMATCH): exit 3.
+UNRESOLVED = frozenset(
+    {
+        ItemStatus.OUTCOME_UNKNOWN,
+        ItemStatus.PROCESSING,
+        ItemStatus.NOT_STARTED,
+        ItemStatus.MISMATCH,
+    }
+)
 
 
 def status_of(record: JournalRecord) -> ItemStatus:
@@ -69,6 +84,9 @@ class ItemResult:
     amount: Decimal
     currency: str
     country: str
+    #: What the provider reported it paid (``None`` until it said).
+    reported_amount: Decimal | None
+    reported_currency: str | None
     decline_code: int | None
     decline_reason: str | None
     attempts: int
@@ -94,6 +112,8 @@ class ItemResult:
             amount=record.amount,
             currency=record.currency,
             country=record.country,
+            reported_amount=record.reported_amount,
+            reported_currency=record.reported_currency,
             decline_code=record.decline_code,
             decline_reason=record.decline_reason,
             attempts=record.attempts,
@@ -103,13 +123,27 @@ class ItemResult:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (amount as a string)."""
+        """A JSON-ready dict: amounts as strings, times as ISO 8601 (UTC), seconds rounded."""
         data = attrs.asdict(self, recurse=False)
-        data.update(status=self.status.value, amount=str(self.amount), seconds=self.seconds)
+        data.update(
+            status=self.status.value,
+            amount=str(self.amount),
+            reported_amount=None if self.reported_amount is None else str(self.reported_amount),
+            started_at=iso_time(self.started_at),
+            finished_at=iso_time(self.finished_at),
+            seconds=None if self.seconds is None else round(self.seconds, 3),
+        )
         return data
 
 
 CSV_COLUMNS = (*(f.name for f in attrs.fields(ItemResult)), "seconds")
+
+
+def iso_time(moment: float | None) -> str | None:
+    """An epoch time as ISO 8601 in UTC, to the millisecond."""
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -118,37 +152,38 @@ class Summary:
 
     total: int
     counts: dict[str, int]
-    #: Currency -> sum of the COMPLETED payouts' amounts.
+    #: Currency -> sum of what the provider reported for the COMPLETED payouts.
     completed_amounts: dict[str, Decimal]
     #: Currency -> sum of every item's amount.
     requested_amounts: dict[str, Decimal]
     duration: float
+    #: The run stopped (or was stopped) before it tried every item: run again with --resume.
     interrupted: bool = False
+    #: Items this run brought to a final status (``None``: every final item in the journal).
+    finished_by_run: int | None = None
 
     @property
     def payouts_per_second(self) -> float:
-        """Items that reached a final status per second of ``duration``."""
-        final = sum(self.counts.get(s, 0) for s in ("COMPLETED", "DECLINED", "FAILED"))
+        """Items this run brought to a final status per second of ``duration``."""
+        final = self.finished_by_run
+        if final is None:
+            final = sum(self.counts.get(s, 0) for s in ("COMPLETED", "DECLINED", "FAILED"))
         return final / self.duration if self.duration > 0 else 0.0
 
     @property
     def unresolved(self) -> int:
-        """Items a resume would still work on (unknown, processing, not started)."""
-        return (
-            self.counts.get("OUTCOME_UNKNOWN", 0)
-            + self.counts.get("PROCESSING", 0)
-            + (self.counts.get("NOT_STARTED", 0))
-        )
+        """Items left for later: a resume (unknown, processing, not started) or a person."""
+        return sum(self.counts.get(status.value, 0) for status in UNRESOLVED)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (amounts as strings)."""
+        """A JSON-ready dict (amounts as strings, figures rounded)."""
         return {
             "total": self.total,
             "counts": dict(self.counts),
             "completed_amounts": {k: str(v) for k, v in self.completed_amounts.items()},
             "requested_amounts": {k: str(v) for k, v in self.requested_amounts.items()},
-            "duration": self.duration,
-            "payouts_per_second": self.payouts_per_second,
+            "duration": round(self.duration, 3),
+            "payouts_per_second": round(self.payouts_per_second, 1),
             "interrupted": self.interrupted,
         }
 
@@ -162,19 +197,24 @@ class _Tally:
         self.requested: defaultdict[str, Decimal] = defaultdict(Decimal)
         self.first: float | None = None
         self.last: float | None = None
+        self.untried = 0
 
     def add(self, result: ItemResult) -> None:
         self.counts[result.status.value] += 1
         self.requested[result.currency] += result.amount
-        if result.status is ItemStatus.COMPLETED:
-            self.completed[result.currency] += result.amount
+        if result.status is ItemStatus.COMPLETED and result.reported_amount is not None:
+            self.completed[result.reported_currency or result.currency] += result.reported_amount
+        if result.status is ItemStatus.NOT_STARTED and not result.attempts:
+            self.untried += result.last_error is None
         if result.started_at is not None:
             self.first = min(self.first or result.started_at, result.started_at)
         end = result.finished_at or result.started_at
         if end is not None:
             self.last = max(self.last or end, end)
 
-    def summary(self, duration: float | None, interrupted: bool) -> Summary:
+    def summary(
+        self, duration: float | None, interrupted: bool, finished_by_run: int | None
+    ) -> Summary:
         span = (self.last - self.first) if self.first is not None and self.last else 0.0
         return Summary(
             total=sum(self.counts.values()),
@@ -182,7 +222,8 @@ class _Tally:
             completed_amounts=dict(sorted(self.completed.items())),
             requested_amounts=dict(sorted(self.requested.items())),
             duration=span if duration is None else duration,
-            interrupted=interrupted,
+            interrupted=interrupted or bool(self.untried),
+            finished_by_run=finished_by_run,
         )
 
 
@@ -196,8 +237,8 @@ class Report:
     @property
     def ok(self) -> bool:
         """True when no item failed, was declined, or is unresolved."""
-        bad = ("FAILED", "DECLINED", "OUTCOME_UNKNOWN", "PROCESSING", "NOT_STARTED")
-        return not any(self.summary.counts.get(s) for s in bad)
+        counts = self.summary.counts
+        return not (counts.get("FAILED") or counts.get("DECLINED") or self.summary.unresolved)
 
     @property
     def unknown(self) -> tuple[ItemResult, ...]:
@@ -212,21 +253,44 @@ class Report:
         }
 
     def write_json(self, path: str | Path) -> None:
-        """Write :meth:`to_json` to ``path``."""
-        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        """Write :meth:`to_json` to ``path`` (created 0600)."""
+        write_json(path, self.to_json())
 
     def write_csv(self, path: str | Path) -> None:
-        """Write one CSV row per item to ``path``."""
+        """Write one CSV row per item to ``path`` (created 0600)."""
         write_csv(path, self.results)
 
 
+def _private(path: str | Path) -> TextIO:
+    """``path`` opened for writing text, created 0600 (an existing file is truncated)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+
+def write_json(path: str | Path, body: Mapping[str, Any]) -> None:
+    """Write ``body`` as indented JSON to ``path`` (created 0600)."""
+    with _private(path) as handle:
+        handle.write(json.dumps(body, indent=1) + "\n")
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """``value`` safe for a spreadsheet: text that could start a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(path: str | Path, results: Iterable[ItemResult]) -> None:
-    """Write ``results`` as CSV (columns :data:`CSV_COLUMNS`)."""
-    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+    """Write ``results`` as CSV (columns :data:`CSV_COLUMNS`, formula-like cells escaped)."""
+    with _private(path) as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for result in results:
-            writer.writerow(result.to_json())
+            writer.writerow({k: csv_cell(v) for k, v in result.to_json().items()})
 
 
 async def iter_results(journal: Journal) -> AsyncIterator[ItemResult]:
@@ -241,12 +305,18 @@ async def build_report(
     duration: float | None = None,
     interrupted: bool = False,
     include_items: bool = True,
+    finished_by_run: int | None = None,
 ) -> Report:
-    """Read the journal into a :class:`Report` (``duration`` defaults to the items' time span)."""
+    """Read the journal into a :class:`Report` (``duration`` defaults to the items' time span).
+
+    ``interrupted`` is also set when some item was never tried (the run was
+    stopped or killed first).
+    """
     tally = _Tally()
     results = []
     async for result in iter_results(journal):
         tally.add(result)
         if include_items:
             results.append(result)
-    return Report(summary=tally.summary(duration, interrupted), results=tuple(results))
+    summary = tally.summary(duration, interrupted, finished_by_run)
+    return Report(summary=summary, results=tuple(results))

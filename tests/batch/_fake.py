@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from kasha_async import Customer, OutcomeUnknownError, Transaction, TransactionStatus
-from kasha_async.batch import OpenedSession, PayoutItem
+from kasha_async.batch import JournalRecord, OpenedSession, PayoutItem
 
 
 class Crash(BaseException):
@@ -52,6 +52,20 @@ class FakeDriver:
             session_id=f"s-{tx}", transaction_id=tx, payment_option_id="po", option_id="d_1"
         )
 
+    def restore(self, record: JournalRecord) -> OpenedSession:
+        """The session from the journaled ids (the snapshot is the fake's own marker)."""
+        assert record.flow == "fake-snapshot"
+        return OpenedSession(
+            session_id=record.session_id or "",
+            transaction_id=record.transaction_id or "",
+            payment_option_id=record.payment_option_id or "",
+            option_id=record.option_id,
+        )
+
+    def snapshot(self, session: OpenedSession) -> str | None:
+        """A marker the fake's restore checks."""
+        return "fake-snapshot"
+
     async def create(self, item: PayoutItem, session: OpenedSession) -> None:
         """Create once per session; the hook runs before (``create``) and after (``created``)."""
         await asyncio.sleep(0)
@@ -62,24 +76,26 @@ class FakeDriver:
             self.created_refs[item.reference] += 1
         self._enter("created", item.reference)
 
-    async def approve(self, transaction_id: str) -> TransactionStatus:
+    async def approve(self, session: OpenedSession) -> TransactionStatus:
         """PENDING -> PROCESSING."""
+        transaction_id = session.transaction_id
         self._enter("approve", self.ref_of[transaction_id])
         if self.status[transaction_id] is TransactionStatus.PENDING:
             self.status[transaction_id] = TransactionStatus.PROCESSING
         self._enter("approved", self.ref_of[transaction_id])
         return self.status[transaction_id]
 
-    async def lookup(self, transaction_id: str) -> Transaction:
+    async def lookup(self, session: OpenedSession) -> Transaction:
         """The transaction now; a PROCESSING one completes as it is looked at."""
+        transaction_id = session.transaction_id
         self._enter("lookup", self.ref_of[transaction_id])
         if self.status[transaction_id] is TransactionStatus.PROCESSING:
             self.status[transaction_id] = TransactionStatus.COMPLETED
         return Transaction(id=transaction_id, status=self.status[transaction_id])
 
-    async def wait_final(self, transaction_id: str, *, timeout: float) -> Transaction:
+    async def wait_final(self, session: OpenedSession, *, timeout: float) -> Transaction:
         """One lookup is enough here."""
-        return await self.lookup(transaction_id)
+        return await self.lookup(session)
 
     def payouts(self) -> Counter[str]:
         """Created payouts per reference."""

@@ -56,7 +56,7 @@ async def test_killed_and_resumed_batch_pays_everyone_exactly_once(
         kasha_sandbox, "report", str(tmp_path / "payouts.db"), "-o", str(report_path)
     )
     await report.communicate()
-    assert report.returncode == 1
+    assert report.returncode == 0  # the report read the journal; failures are in it
     items = json.loads(report_path.read_text())["items"]
     assert len(items) == ITEMS
     assert all(item["final"] for item in items)

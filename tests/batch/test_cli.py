@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kasha_async import DeclinedError, KashaErrorCode, Transaction
-from kasha_async.batch import PayoutItem, SQLiteJournal
+from kasha_async.batch import OpenedSession, PayoutItem, SQLiteJournal
 from kasha_async.batch import _runner as runner_module
 from kasha_async.cli import main
 
@@ -25,9 +25,10 @@ _ENV = {"KASHA_BASE_URL": "http://127.0.0.1:9", "KASHA_API_KEY": "k"}
 class _NeverFinal(FakeDriver):
     """Approved payouts stay PROCESSING for as long as anyone waits."""
 
-    async def wait_final(self, transaction_id: str, *, timeout: float) -> Transaction:
+    async def wait_final(self, session: OpenedSession, *, timeout: float) -> Transaction:
         """The processor never answers."""
-        return Transaction(id=transaction_id, status=self.status[transaction_id])
+        tx = session.transaction_id
+        return Transaction(id=tx, status=self.status[tx])
 
 
 def _write(path: Path, items: list[PayoutItem]) -> Path:

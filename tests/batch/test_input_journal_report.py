@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kasha_async import IllegalTransitionError
 from kasha_async.batch import (
     InputFileError,
     ItemState,
@@ -18,6 +19,7 @@ from kasha_async.batch import (
     build_report,
     load_items,
 )
+from kasha_async.batch._journal import item_transition
 from kasha_async.cli import main
 
 _HEADER = "reference,country,currency,amount,option_id,customer_name,extra.name\n"
@@ -124,7 +126,15 @@ async def test_report_counts_amounts_and_files(tmp_path: Path) -> None:
     async with SQLiteJournal(tmp_path / "j.db") as journal:
         await journal.register([_record(f"r{i}", i) for i in range(4)])
         await journal.put(
-            _record("r0", 0, state=ItemState.COMPLETED, started_at=1.0, finished_at=3.0)
+            _record(
+                "r0",
+                0,
+                state=ItemState.COMPLETED,
+                started_at=1.0,
+                finished_at=3.0,
+                reported_amount=Decimal("2.50"),
+                reported_currency="ARS",
+            )
         )
         await journal.put(_record("r1", 1, state=ItemState.DECLINED, decline_code=3001))
         await journal.put(_record("r2", 2, state=ItemState.SETTLE_SENT, transaction_id="t2"))
@@ -143,6 +153,17 @@ async def test_report_counts_amounts_and_files(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "r.json").read_text())["items"][0]["seconds"] == 2.0
 
 
+async def test_completed_totals_are_what_the_provider_reported(tmp_path: Path) -> None:
+    """Completed totals sum the provider's reported amounts, not the input's."""
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        await journal.register([_record("r0", 0)])
+        paid = _record("r0", 0, state=ItemState.COMPLETED, reported_amount=Decimal("2.49"))
+        await journal.put(paid.evolve(reported_currency="ARS"))
+        report = await build_report(journal)
+    assert report.summary.completed_amounts == {"ARS": Decimal("2.49")}
+    assert report.summary.requested_amounts == {"ARS": Decimal("2.50")}
+
+
 async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> None:
     """Counts, completed and requested totals per currency equal sums over the journal's rows."""
     states = [ItemState.COMPLETED, ItemState.DECLINED, ItemState.PENDING, ItemState.PLANNED]
@@ -155,6 +176,10 @@ async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> N
             currency=currencies[i % 3],
             amount=Decimal(f"{i}.{i % 7}1"),
             state=states[i % 4],
+            reported_amount=Decimal(f"{i}.{i % 7}1")
+            if states[i % 4] is ItemState.COMPLETED
+            else None,
+            reported_currency=currencies[i % 3] if states[i % 4] is ItemState.COMPLETED else None,
         )
         for i in range(60)
     ]
@@ -179,3 +204,43 @@ async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> N
         "PENDING": 15,
     }
     assert report.summary.total == len(rows) == 60
+
+
+async def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
+    """A journal of schema 1 gains the flow and reported-amount columns and keeps its rows."""
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        conn.executescript(
+            "CREATE TABLE items (reference TEXT PRIMARY KEY, seq INTEGER NOT NULL, country TEXT "
+            "NOT NULL, currency TEXT NOT NULL, amount TEXT NOT NULL, state TEXT NOT NULL, "
+            "session_id TEXT, transaction_id TEXT, payment_option_id TEXT, option_id TEXT, "
+            "status TEXT, attempts INTEGER NOT NULL, last_error TEXT, decline_code INTEGER, "
+            "decline_reason TEXT, started_at REAL, updated_at REAL, finished_at REAL);"
+            "INSERT INTO items VALUES ('a', 0, 'AR', 'ARS', '2.50', 'completed', NULL, NULL, "
+            "NULL, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL);"
+            "PRAGMA user_version = 1;"
+        )
+    finally:
+        conn.close()
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        record = await journal.get("a")
+    assert record is not None
+    assert (record.state, record.flow, record.reported_amount) == (ItemState.COMPLETED, None, None)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (ItemState.COMPLETED, ItemState.PLANNED),
+        (ItemState.MISMATCH, ItemState.SETTLE_SENT),
+        (ItemState.PLANNED, ItemState.SETTLE_SENT),
+        (ItemState.PROCESSING, ItemState.CREATE_SENT),
+    ],
+)
+def test_the_item_table_refuses_moves_it_does_not_list(
+    current: ItemState, target: ItemState
+) -> None:
+    """A final item never moves again, and no send is skipped past its intent."""
+    with pytest.raises(IllegalTransitionError):
+        item_transition(current, target)
+    assert item_transition(current, current) is current

@@ -369,10 +369,11 @@ class _WatchingDriver(FakeDriver):
         self._look("create", item.reference, session.transaction_id)
         await super().create(item, session)
 
-    async def approve(self, transaction_id: str) -> TransactionStatus:
+    async def approve(self, session: OpenedSession) -> TransactionStatus:
         """Look at the journal, then approve."""
-        self._look("approve", self.ref_of[transaction_id], transaction_id)
-        return await super().approve(transaction_id)
+        tx = session.transaction_id
+        self._look("approve", self.ref_of[tx], tx)
+        return await super().approve(session)
 
 
 async def test_each_intent_is_committed_before_its_money_moving_call(

@@ -43,14 +43,14 @@ async def _versions(db: Any) -> list[int]:
 async def test_migration_runs_once_however_often_and_concurrently_it_is_applied(
     pg_dsn: str, db: Any
 ) -> None:
-    """Four journals opening at once plus two more migrations leave one schema at version 1."""
+    """Four journals opening at once plus two more migrations leave one schema, each step once."""
     journals = [PostgresJournal(pg_dsn) for _ in range(4)]
     await asyncio.gather(*(j.open() for j in journals))
-    assert await migrate(db) == 1
-    assert await migrate(db) == 1
+    assert await migrate(db) == 2
+    assert await migrate(db) == 2
     for journal in journals:
         await journal.close()
-    assert await _versions(db) == [1]
+    assert await _versions(db) == [1, 2]
     tables = await db.fetch(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'kasha_batch'"
     )
@@ -144,10 +144,11 @@ class _WatchingDriver(FakeDriver):
         await self._look("create", item.reference, session.transaction_id)
         await super().create(item, session)
 
-    async def approve(self, transaction_id: str) -> TransactionStatus:
+    async def approve(self, session: OpenedSession) -> TransactionStatus:
         """Look at the journal, then approve."""
-        await self._look("approve", self.ref_of[transaction_id], transaction_id)
-        return await super().approve(transaction_id)
+        tx = session.transaction_id
+        await self._look("approve", self.ref_of[tx], tx)
+        return await super().approve(session)
 
 
 async def test_each_intent_is_committed_before_its_money_moving_call(
