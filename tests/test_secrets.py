@@ -325,23 +325,25 @@ async def test_echoed_bank_details_stay_out_of_the_journal_and_report(
     client: KashaClient, tmp_path: Path
 ) -> None:
     """A batch payout declined with an echo of its bank details journals and reports them masked."""
-    from kasha_async.batch import ClientDriver, PayoutItem, run_payouts
+    from kasha_async.batch import PayoutItem, run_payouts
 
     item = PayoutItem(
         reference="r-1",
         country="AR",
         currency="ARS",
         amount="10.00",
-        option_id="o",
-        extra_data=BANK,
+        option="Bank Transfer",
+        option_id="d_316",
+        extra_data={"name": HOLDER, "phone": ACCOUNT},  # the fields the sample form knows
     )
     journal = tmp_path / "journal.sqlite"
     with aioresponses() as mocked:
         mock(mocked, "POST", "/v2/payout-options", 200, orjson.dumps(sample("payout-options")))
-        mock(mocked, "POST", "/v2/payout", 400, BANK_ECHO)
-        report = await run_payouts(
-            client, [item], journal=journal, driver=ClientDriver(client), progress=False
+        mock(
+            mocked, "POST", "/v2/payout-suboptions", 200, orjson.dumps(sample("payout-suboptions"))
         )
+        mock(mocked, "POST", "/v2/payout", 400, BANK_ECHO)
+        report = await run_payouts(client, [item], journal=journal, progress=False)
     report.write_csv(tmp_path / "report.csv")
     [result] = report.results
     assert "Invalid extraData" in f"{result.decline_reason} {result.last_error}"
