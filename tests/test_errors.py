@@ -37,7 +37,7 @@ from kasha_async import (
     TransportError,
     ValidationError,
 )
-from kasha_async._errors import error_from_response, redact_bytes
+from kasha_async._errors import DuplicateTransactionError, error_from_response, redact_bytes
 
 BASE = "https://kasha.test"
 TX_URL = BASE + "/v2/transactions/tx-1"
@@ -275,7 +275,8 @@ async def test_decline_codes_are_declined_errors(
     with pytest.raises(DeclinedError) as info:
         await post_payment(client)
     exc = info.value
-    assert type(exc) is DeclinedError
+    expected = DuplicateTransactionError if code == 3017 else DeclinedError
+    assert type(exc) is expected
     assert exc.code is KashaErrorCode(code)
     assert exc.code.name != f"UNKNOWN_{code}"
     assert exc.reason == reason

@@ -50,7 +50,7 @@ from .._models import (
     Suboptions,
     Transaction,
 )
-from .._reconcile import declined_from
+from .._outcome import declined_from
 from ._forms import form_problems
 from ._states import (
     FlowKind,
