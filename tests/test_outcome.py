@@ -161,9 +161,9 @@ def test_a_mismatching_lookup_is_never_success(other: dict[str, object]) -> None
     """A lookup showing another amount, currency or option raises, for every operation."""
     for operation in ("payments.post", "payouts.create", "payouts.settle", "refunds.create"):
         with pytest.raises(AnswerMismatchError):
-            of_lookup(operation, tx(**other), SENT)
+            of_lookup(operation, tx(S.COMPLETED, **other), SENT)
     with pytest.raises(AnswerMismatchError):
-        submit_landed(tx(**other), SENT)
+        submit_landed(tx(S.COMPLETED, **other), SENT)
 
 
 def test_an_unattributable_lookup_is_unknown() -> None:
