@@ -50,13 +50,22 @@ from ._models import (
     SuboptionsRequest,
     Transaction,
 )
-from ._operations import ROUTES
-from ._outcome import Sent, check_answer, refund_landed, settle_landed, submit_landed
+from ._operations import OPERATIONS, ROUTES
+from ._outcome import (
+    Outcome,
+    Sent,
+    check_answer,
+    of_error,
+    refund_landed,
+    settle_landed,
+    submit_landed,
+)
 from ._retry import RetryBudget, RetryRunner, RetryStats, retry_after_seconds
 
 T = TypeVar("T")
 
 _SESSION_CACHE_SIZE = 10_000
+_DEFINITELY_NOT = frozenset({Outcome.NOT_SENT, Outcome.NOT_LANDED})
 
 
 def _decode(
@@ -113,8 +122,9 @@ class _SessionRecord:
     merchant_reference: str | None = None
     #: paymentOptionId -> the option's name (what a transaction lookup shows as ``method``)
     option_names: Mapping[str, str | None] = attrs.field(factory=dict)
-    #: posts/creates this client started on the session: with two, neither is attributable
-    submits: int = 0
+    #: posts/creates of this client on the session that are in flight or may have landed
+    #: (a success or an unknown outcome); with two, neither call's lookup is attributable
+    live_submits: int = 0
 
 
 #: An operation's route: method, path template, and the path itself when it has no fields.
@@ -327,14 +337,14 @@ class KashaClient:
         """Post a payment or create a payout: resend on the same session, reconcile on 409.
 
         The answer and any lookup are held to what this client sent (``_outcome.Sent``).
-        Once this client has started a second post/create on the session, the session's
-        one transaction can no longer be attributed to either: a lookup is then never
+        While another post/create of this client on the session is in flight or may
+        have landed (it succeeded, or its outcome is unknown), the session's one
+        transaction cannot be attributed to this call: its lookup is then never
         reported as this call's success (docs/contract-choices.md).
         """
         record = self._session_transactions.get(req.session_id)
         if record is None:
             record = self._remember(req.session_id, _SessionRecord(transaction_id=None))
-        record.submits += 1
         tx = transaction_id or record.transaction_id
         sent = Sent(
             amount=record.amount,
@@ -345,17 +355,23 @@ class KashaClient:
         )
 
         def interpret(found: Transaction) -> SubmitResult | None:
-            attributable = record.submits == 1
+            attributable = record.live_submits == 1
             return submit_landed(found, sent, operation=operation, attributable=attributable)
 
-        return await self._call(
-            operation,
-            req,
-            SubmitResult,
-            reconcile=self._reconciler(interpret),
-            transaction_id=tx,
-            merchant_reference=record.merchant_reference,
-        )
+        record.live_submits += 1
+        try:
+            return await self._call(
+                operation,
+                req,
+                SubmitResult,
+                reconcile=self._reconciler(interpret),
+                transaction_id=tx,
+                merchant_reference=record.merchant_reference,
+            )
+        except KashaError as exc:
+            if of_error(exc, OPERATIONS[operation].safety) in _DEFINITELY_NOT:
+                record.live_submits -= 1  # certainly did not land: it competes with no one
+            raise
 
     def _reconciler(
         self, interpret: Callable[[Transaction], T | None]
