@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
-from types import MappingProxyType
+from types import MappingProxyType, TracebackType
 from typing import Generic, TypeVar
 
 import attrs
@@ -225,6 +226,43 @@ class RetryRunner:
             if not timer.expired():
                 raise
             raise call.deadline_error(deadline) from None
+        except KashaError as exc:
+            failed = _without_tenacity(exc)
+        raise failed  # outside the ``except``: it starts no new link in the chain
+
+
+_MACHINERY = ("tenacity", "concurrent.futures")  # tenacity keeps outcomes in a Future
+
+
+def _without_tenacity(exc: BaseException) -> BaseException:
+    """``exc`` with tenacity's frames cut out of its traceback and its chain's.
+
+    The user's traceback then shows their call, the SDK's frames and the cause,
+    not the retry machinery's iterator (issue 16: 80 lines through tenacity).
+    """
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        kept: list[TracebackType] = []
+        tb = current.__traceback__
+        while tb is not None:
+            module = tb.tb_frame.f_globals.get("__name__", "")
+            if not module.startswith(_MACHINERY):
+                kept.append(tb)
+            tb = tb.tb_next
+        rebuilt: TracebackType | None = None
+        for entry in reversed(kept):
+            rebuilt = TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+        current.__traceback__ = rebuilt
+        todo += [linked for linked in (current.__cause__, current.__context__) if linked]
+    top = exc.__traceback__
+    if top is not None and top.tb_frame is sys._getframe(1):
+        exc.__traceback__ = top.tb_next  # the caller's ``raise`` adds its frame again
+    return exc
 
 
 class _Call(Generic[T]):

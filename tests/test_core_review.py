@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -403,3 +404,22 @@ async def test_a_lone_post_after_a_validation_error_is_still_reconciled(
     )
     assert result.reconciled is True
     assert result.status is TransactionStatus.COMPLETED
+
+
+async def test_a_retried_failure_keeps_tenacity_out_of_the_traceback(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """The error a retried call ends in shows no tenacity frame, and no RetryError is chained."""
+    kasha_sandbox.faults.add("transactions.get", FaultKind.STATUS_503)
+    kasha_sandbox.faults.add("payouts.settle", FaultKind.RESET_AFTER_COMMIT)
+    errors: list[BaseException] = []
+    with pytest.raises(ServerError) as read:
+        await kasha_client.transactions.get("tx-1")
+    errors.append(read.value)
+    with pytest.raises(OutcomeUnknownError) as settle:
+        await kasha_client.payouts.settle(transaction_id="tx-1", action="APPROVE")
+    errors.append(settle.value)
+    for exc in errors:
+        text = "".join(traceback.format_exception(exc))
+        assert "/tenacity/" not in text
+        assert "RetryError" not in text

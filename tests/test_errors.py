@@ -234,6 +234,7 @@ async def test_401_is_authentication_error_never_retried(mocked: Any) -> None:
         with pytest.raises(AuthenticationError) as info:
             await kasha.transactions.get("tx-1")
     assert info.value.status_code == 401
+    assert info.value.code is None  # the status echoed as a code is no provider code
     assert sent(mocked, "GET", TX_URL) == 1
 
 
@@ -393,6 +394,7 @@ async def test_410_on_a_payment_is_session_gone(client: KashaClient, mocked: Any
     with pytest.raises(SessionGoneError) as info:
         await post_payment(client)
     assert info.value.status_code == 410
+    assert info.value.code is None
 
 
 @pytest.mark.parametrize(("header", "seconds"), [("7", 7.0), ("120", 60.0)])
