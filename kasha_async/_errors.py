@@ -37,7 +37,10 @@
 
 Code 1100 ("contact support to confirm payment") is an ``OutcomeUnknownError``,
 not a decline. HTTP errors are turned into this tree by one function,
-:func:`error_from_response`; aiohttp exceptions by one function in ``_http``.
+:func:`error_from_response`; a decline code picks its class in one function,
+:func:`declined` (3017 is ``DuplicateTransactionError`` at any status, for an
+answer and a lookup alike); aiohttp exceptions by one function in ``_http``.
+What an error means for a money call (sent? landed?) is ``_outcome``'s to say.
 """
 
 from __future__ import annotations
@@ -411,7 +414,7 @@ def declined(
         named = (
             f"merchant reference {merchant_reference!r} is already used"
             if merchant_reference
-            else reason.rstrip(".")
+            else reason
         )
         return DuplicateTransactionError(
             f"Declined: {named} (code {code.value})",

@@ -1,6 +1,10 @@
 """When to retry, how long to wait, and when to reconcile instead: the only tenacity user.
 
-The policy, per operation (CONTRACT.md §2 makes the money rows safe: one payment
+What a failure *means* (not sent, did not land, unknown) and what a lookup
+shows is decided by :mod:`kasha_async._outcome`; this module only acts on it.
+The safety class of each operation comes from :data:`_operations.OPERATIONS`.
+
+The policy, per safety class (CONTRACT.md §2 makes the money rows safe: one payment
 per session, so a resend on the same session either lands once or gets 409):
 
 ==========================  ===================================  ===========================
@@ -10,16 +14,17 @@ transactions.get,           not sent, connection lost, timeout,  resend (reads a
 suboptions                  429, 500/502/503/504, bad body
 payments/payouts.options,   same                                 resend: a fresh session moves
 create_session, hybrid                                           no money; the orphan expires
-payments.post,              not sent, 429                        resend on the same session;
-payouts.create                                                   409/410 -> reconcile by lookup
+payments.post,              not sent, 429, connection lost,      resend on the same session;
+payouts.create              5xx, bad body                        409/410/3017 -> reconcile
 payouts.settle,             not sent, 429                        reconcile by lookup first,
 refunds.create                                                   resend only if not landed
 any, code 1100              never                                reconcile by lookup only
 ==========================  ===================================  ===========================
 
 Every retry spends a token from a per-client :class:`RetryBudget`; ``Retry-After``
-is honoured (capped at 60 s), otherwise exponential backoff with full jitter.
-An outcome still unknown at the end is raised as :class:`OutcomeUnknownError`.
+is honoured (capped at 60 s), otherwise :func:`_timing.backoff` (full jitter).
+The call's deadline is ``asyncio.timeout``. An outcome still unknown at the end
+is raised as :class:`OutcomeUnknownError`, its traceback free of tenacity frames.
 """
 
 from __future__ import annotations
