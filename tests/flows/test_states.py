@@ -60,8 +60,8 @@ def test_server_statuses_map_to_flow_states(
 
 def test_older_news_is_recognised_by_rank() -> None:
     """PROCESSING after COMPLETED is older news; COMPLETED after PROCESSING is not."""
-    assert is_older(S.COMPLETED, S.PROCESSING)
-    assert not is_older(S.PROCESSING, S.COMPLETED)
+    assert is_older(S.PROCESSING, S.COMPLETED)
+    assert not is_older(S.COMPLETED, S.PROCESSING)
     assert not is_older(S.OUTCOME_UNKNOWN, S.SUBMITTED)
 
 
