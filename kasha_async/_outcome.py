@@ -124,22 +124,23 @@ def of_error(exc: BaseException, safety: Safety, *, after_unknown: bool = False)
     only a decline answers for the session (had the earlier attempt landed, the
     resend would have met 409), except 3017, which a provider checking the
     reference first could answer to the resend of a landed post; anything else
-    (409, 410, 401, 404, 3017) leaves the earlier attempt unknown.
+    (409, 410, 401, 404, 3017, even a resend that was certainly not sent) leaves
+    the earlier attempt unknown.
 
     Reads and session openings move no money: their failures are never UNKNOWN
     in the money sense, only "did not land", and are resent by policy.
     """
+    if not safety.moves_money:
+        return Outcome.NOT_SENT if isinstance(exc, RequestNotSentError) else Outcome.NOT_LANDED
+    if after_unknown:
+        # Even "this attempt was not sent" says nothing about the earlier one.
+        answers = isinstance(exc, DeclinedError) and not isinstance(exc, DuplicateTransactionError)
+        return Outcome.NOT_LANDED if answers else Outcome.UNKNOWN
     if isinstance(exc, RequestNotSentError):
         return Outcome.NOT_SENT
-    if not safety.moves_money:
-        return Outcome.NOT_LANDED
     if isinstance(exc, OutcomeUnknownError | ServerError | ResponseFormatError):
         # An answer we could not read (too large, not JSON) may hide a 2xx, a 5xx or a
         # 1100 whatever its status line says.
-        return Outcome.UNKNOWN
-    if after_unknown and (
-        not isinstance(exc, DeclinedError) or isinstance(exc, DuplicateTransactionError)
-    ):
         return Outcome.UNKNOWN
     return Outcome.NOT_LANDED
 

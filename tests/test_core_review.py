@@ -423,3 +423,17 @@ async def test_a_retried_failure_keeps_tenacity_out_of_the_traceback(
         text = "".join(traceback.format_exception(exc))
         assert "/tenacity/" not in text
         assert "RetryError" not in text
+
+
+async def test_a_resend_that_cannot_connect_still_looks_the_first_attempt_up(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A lost answer, then resends that never connect: the lookup decides, not 'not sent'."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    refused = aiohttp.ConnectionTimeoutError()
+    for _ in range(3):
+        mocked.post(PAY, exception=refused)
+    mocked.get(TX, payload={"id": "tx-1", "status": "PENDING"})
+    result = await post(kasha)
+    assert result.reconciled is True
+    assert result.status is TransactionStatus.PENDING

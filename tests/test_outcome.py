@@ -68,6 +68,8 @@ LOST = ConnectionLostError("reset")
     [
         (RequestNotSentError("refused"), Safety.ONCE, False, Outcome.NOT_SENT),
         (RequestNotSentError("refused"), Safety.READ, True, Outcome.NOT_SENT),
+        (RequestNotSentError("refused"), Safety.ONCE, True, Outcome.UNKNOWN),
+        (RequestNotSentError("refused"), Safety.LOOKUP, True, Outcome.UNKNOWN),
         (LOST, Safety.ONCE, False, Outcome.UNKNOWN),
         (LOST, Safety.LOOKUP, False, Outcome.UNKNOWN),
         (LOST, Safety.READ, False, Outcome.NOT_LANDED),
