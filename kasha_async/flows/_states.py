@@ -13,6 +13,7 @@ here to there" or "may this step run now" is in this module and nowhere else::
                                                            ├─▶ COMPLETED ──refund──▶ REFUNDED
                                                            └─▶ DECLINED / ERROR
     a send whose outcome is unknown ──▶ OUTCOME_UNKNOWN ──refresh()──▶ what the server says
+    a transaction that is not what the flow asked for ──▶ OUTCOME_UNKNOWN (where allowed)
 
 Steps that touch the session (``choose``, ``pay``/``create``, ``hybrid_link``)
 are refused once the session is used or expired; the others follow the step table.
