@@ -1,7 +1,13 @@
 """kasha-async: an async-first SDK for the Kasha payments API v2.
 
 Everything public is importable from here; the modules behind it are private.
+The batch names (``run_payouts``, ``approve_held``, ``PayoutItem``) load on first
+use, so ``import kasha_async`` brings in no batch, sandbox, ``sqlite3``,
+``asyncpg`` or ``rich`` module.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._client import KashaClient, Payments, Payouts, Refunds, Transactions
 from ._codes import CODE_TABLE, CodeInfo, KashaErrorCode, SettleAction, TransactionStatus
@@ -73,8 +79,10 @@ from ._models import (
 from ._operations import ROUTES
 from ._retry import RetryBudget, RetryStats, set_testing
 from ._version import __version__
-from .batch import PayoutItem, approve_held, run_payouts
 from .flows import FlowState, PaymentFlow, PayoutFlow
+
+if TYPE_CHECKING:
+    from .batch import PayoutItem, approve_held, run_payouts
 
 __all__ = [
     "APIStatusError",
@@ -160,3 +168,24 @@ __all__ = [
     "run_payouts",
     "set_testing",
 ]
+
+#: Public names served from a submodule loaded on first use: name -> module.
+_LAZY = {
+    "PayoutItem": ".batch",
+    "approve_held": ".batch",
+    "run_payouts": ".batch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a lazily exported name (the batch) the first time it is asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

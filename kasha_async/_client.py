@@ -12,13 +12,15 @@ import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import attrs
 
-from . import _convert, _reconcile, _redact
+from . import _convert, _redact
 from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
@@ -53,27 +55,45 @@ from ._models import (
     Transaction,
     build_request,
 )
-from ._operations import ROUTES
+from ._operations import OPERATIONS, ROUTES
+from ._outcome import (
+    Outcome,
+    Sent,
+    check_answer,
+    of_error,
+    refund_landed,
+    settle_landed,
+    submit_landed,
+)
 from ._redact import redact_bytes
 from ._retry import RetryBudget, RetryRunner, RetryStats, retry_after_seconds
 
 T = TypeVar("T")
 
 _SESSION_CACHE_SIZE = 10_000
+_DEFINITELY_NOT = frozenset({Outcome.NOT_SENT, Outcome.NOT_LANDED})
 
 
-def _decode(raw: RawResponse, cls: type[T], scrub: Callable[[bytes], bytes]) -> T:
+def _decode(
+    raw: RawResponse,
+    cls: type[T],
+    scrub: Callable[[bytes], bytes],
+    merchant_reference: str | None = None,
+) -> T:
     """Turn one answer into a model or the right exception (status, error body, shape).
 
-    ``scrub`` masks the client's own secrets in any body that ends up in an error.
+    ``scrub`` masks the client's own secrets in any body that ends up in an error;
+    ``merchant_reference`` (the session's, when known) is named in a 3017.
     """
     if raw.status >= 300:
-        raise _error_answer(raw.status, scrub(raw.body), raw.headers.get("Retry-After"))
+        raise _error_answer(
+            raw.status, scrub(raw.body), raw.headers.get("Retry-After"), merchant_reference
+        )
     try:
         data = _convert.loads(raw.body)
         head = data[0] if isinstance(data, list) and len(data) == 1 else data
         if isinstance(head, dict) and head.get("resultType") == "error":
-            raise _error_answer(raw.status, scrub(raw.body), None)
+            raise _error_answer(raw.status, scrub(raw.body), None, merchant_reference)
         return _convert.parse(cls, data)
     except ResponseFormatError as exc:
         exc.status_code = raw.status
@@ -82,12 +102,35 @@ def _decode(raw: RawResponse, cls: type[T], scrub: Callable[[bytes], bytes]) -> 
         raise
 
 
-def _error_answer(status: int, body: bytes, retry_after: str | None) -> KashaError:
+def _error_answer(
+    status: int, body: bytes, retry_after: str | None, merchant_reference: str | None
+) -> KashaError:
     try:
         data: Any = _convert.loads(body)
     except ResponseFormatError:
         data = None
-    return error_from_response(status, data, body, retry_after=retry_after_seconds(retry_after))
+    return error_from_response(
+        status,
+        data,
+        body,
+        retry_after=retry_after_seconds(retry_after),
+        merchant_reference=merchant_reference,
+    )
+
+
+@attrs.define(slots=True)
+class _SessionRecord:
+    """What this client sent when it opened a session: what later answers are held to."""
+
+    transaction_id: str | None
+    amount: Decimal | None = None
+    currency: str | None = None
+    merchant_reference: str | None = None
+    #: paymentOptionId -> the option's name (what a transaction lookup shows as ``method``)
+    option_names: Mapping[str, str | None] = attrs.field(factory=dict)
+    #: posts/creates of this client on the session that are in flight or may have landed
+    #: (a success or an unknown outcome); with two, neither call's lookup is attributable
+    live_submits: int = 0
 
 
 #: An operation's route: method, path template, and the path itself when it has no fields.
@@ -246,7 +289,7 @@ class KashaClient:
         self._max_retries = max_retries
         self.stats = RetryStats()
         self._runner = RetryRunner(budget=retry_budget or RetryBudget(), stats=self.stats)
-        self._session_transactions: OrderedDict[str, str] = OrderedDict()
+        self._session_transactions: OrderedDict[str, _SessionRecord] = OrderedDict()
         self._attach_resources()
 
     def _attach_resources(self) -> None:
@@ -350,15 +393,38 @@ class KashaClient:
                 stacklevel=2,
             )
 
-    def _remember_session(self, session_id: str, transaction_id: str) -> None:
+    def _remember_session(self, opened: InitiatedSession | CashierLink, request: object) -> None:
+        """Keep what a session was opened with, to hold its post/create and lookups to it."""
+        options = opened.payment_options if isinstance(opened, InitiatedSession) else ()
+        self._remember(
+            opened.session_id,
+            _SessionRecord(
+                transaction_id=opened.transaction_id,
+                amount=getattr(request, "amount", None),
+                currency=getattr(request, "currency", None),
+                merchant_reference=getattr(request, "merchant_reference", None),
+                option_names={o.payment_option_id: o.name for o in options},
+            ),
+        )
+
+    def _remember(self, session_id: str, record: _SessionRecord) -> _SessionRecord:
         cache = self._session_transactions
-        cache[session_id] = transaction_id
+        cache[session_id] = record
         if len(cache) > _SESSION_CACHE_SIZE:
             cache.popitem(last=False)
+        return record
 
     def transaction_for_session(self, session_id: str) -> str | None:
         """The transaction id this client saw when ``session_id`` was opened, if any."""
-        return self._session_transactions.get(session_id)
+        record = self._session_transactions.get(session_id)
+        return record.transaction_id if record is not None else None
+
+    def _record_for_reference(self, merchant_reference: str) -> _SessionRecord | None:
+        """The newest session this client opened with ``merchant_reference``, if any."""
+        for record in reversed(self._session_transactions.values()):
+            if record.merchant_reference == merchant_reference:
+                return record
+        return None
 
     async def _call(
         self,
@@ -370,6 +436,7 @@ class KashaClient:
         multipart: bool = False,
         reconcile: Callable[[str], Awaitable[T | None]] | None = None,
         transaction_id: str | None = None,
+        merchant_reference: str | None = None,
     ) -> T:
         method, template, path = self._routes[operation]
         if path is None:
@@ -390,7 +457,7 @@ class KashaClient:
 
         async def attempt() -> T:
             raw = await send(method, path, body, timeout=timeout, content_type=content_type)
-            return _decode(raw, result, scrub)
+            return _decode(raw, result, scrub, merchant_reference)
 
         return await self._runner.run(
             operation,
@@ -404,20 +471,49 @@ class KashaClient:
     async def _submit(
         self, operation: str, req: SubmitRequest, transaction_id: str | None
     ) -> SubmitResult:
-        """Post a payment or create a payout: resend on the same session, reconcile on 409."""
-        tx = transaction_id or self.transaction_for_session(req.session_id)
-        return await self._call(
-            operation,
-            req,
-            SubmitResult,
-            reconcile=self._reconciler(_reconcile.submit_landed),
+        """Post a payment or create a payout: resend on the same session, reconcile on 409.
+
+        The answer and any lookup are held to what this client sent (``_outcome.Sent``).
+        While another post/create of this client on the session is in flight or may
+        have landed (it succeeded, or its outcome is unknown), the session's one
+        transaction cannot be attributed to this call: its lookup is then never
+        reported as this call's success (docs/contract-choices.md).
+        """
+        record = self._session_transactions.get(req.session_id)
+        if record is None:
+            record = self._remember(req.session_id, _SessionRecord(transaction_id=None))
+        tx = transaction_id or record.transaction_id
+        sent = Sent(
+            amount=record.amount,
+            currency=record.currency,
+            option_id=req.payment_option_id,
+            method=record.option_names.get(req.payment_option_id),
             transaction_id=tx,
         )
+
+        def interpret(found: Transaction) -> SubmitResult | None:
+            attributable = record.live_submits == 1
+            return submit_landed(found, sent, operation=operation, attributable=attributable)
+
+        record.live_submits += 1
+        try:
+            return await self._call(
+                operation,
+                req,
+                SubmitResult,
+                reconcile=self._reconciler(interpret),
+                transaction_id=tx,
+                merchant_reference=record.merchant_reference,
+            )
+        except KashaError as exc:
+            if of_error(exc, OPERATIONS[operation].safety) in _DEFINITELY_NOT:
+                record.live_submits -= 1  # certainly did not land: it competes with no one
+            raise
 
     def _reconciler(
         self, interpret: Callable[[Transaction], T | None]
     ) -> Callable[[str], Awaitable[T | None]]:
-        """A reconciler: fetch the transaction and read what it says about the operation."""
+        """A reconciler: fetch the transaction and let ``_outcome`` read what it says."""
 
         async def reconcile(transaction_id: str) -> T | None:
             return interpret(await self.transactions.get(transaction_id))
@@ -454,7 +550,7 @@ class _Resource:
     ) -> _Opened:
         """Open a session and remember its transaction id, for reconciling a later submit."""
         opened = await self._client._for_call(timeout)._call(operation, request, result)
-        self._client._remember_session(opened.session_id, opened.transaction_id)
+        self._client._remember_session(opened, request)
         return opened
 
 
@@ -606,11 +702,12 @@ class Payouts(_Resource):
         """Approve or decline a PENDING payout (``POST /v2/settle-payout``)."""
         req = SettleRequest(action=action, transaction_id=transaction_id)
         client = self._client._for_call(timeout)
+        sent = Sent(transaction_id=transaction_id)
         return await client._call(
             "payouts.settle",
             req,
             SettleResult,
-            reconcile=client._reconciler(_reconcile.settle_landed),
+            reconcile=client._reconciler(lambda tx: settle_landed(tx, sent)),
             transaction_id=transaction_id,
         )
 
@@ -631,13 +728,22 @@ class Refunds(_Resource):
         """
         req = RefundRequest(merchant_reference=merchant_reference)
         client = self._client._for_call(timeout)
-        return await client._call(
+        paid = self._client._record_for_reference(merchant_reference)
+        sent = Sent(
+            amount=paid.amount if paid else None,
+            currency=paid.currency if paid else None,
+            transaction_id=transaction_id or (paid.transaction_id if paid else None),
+        )
+        refund = await client._call(
             "refunds.create",
             req,
             Refund,
-            reconcile=client._reconciler(_reconcile.refund_landed),
-            transaction_id=transaction_id,
+            reconcile=client._reconciler(lambda tx: refund_landed(tx, sent)),
+            transaction_id=sent.transaction_id,
         )
+        # The answer names the refunded payment's amount: it must be the one paid.
+        check_answer(sent, amount=refund.payment_amount, currency=refund.currency)
+        return refund
 
 
 class Transactions(_Resource):

@@ -37,7 +37,10 @@
 
 Code 1100 ("contact support to confirm payment") is an ``OutcomeUnknownError``,
 not a decline. HTTP errors are turned into this tree by one function,
-:func:`error_from_response`; aiohttp exceptions by one function in ``_http``.
+:func:`error_from_response`; a decline code picks its class in one function,
+:func:`declined` (3017 is ``DuplicateTransactionError`` at any status, for an
+answer and a lookup alike); aiohttp exceptions by one function in ``_http``.
+What an error means for a money call (sent? landed?) is ``_outcome``'s to say.
 """
 
 from __future__ import annotations
@@ -372,19 +375,54 @@ def _error_fields(body: object) -> tuple[KashaErrorCode | None, str | None, str 
     return code, msg, tx if isinstance(tx, str) else None
 
 
+def declined(
+    code: KashaErrorCode,
+    reason: str,
+    *,
+    merchant_reference: str | None = None,
+    **context: Unpack[_ExchangeWithStatus],
+) -> DeclinedError:
+    """The decline for ``code``: the one place a code picks its ``DeclinedError`` class.
+
+    Codes 1000-1009 are :class:`ValidationError`, 3017 is
+    :class:`DuplicateTransactionError` (naming ``merchant_reference`` when known),
+    every other code a plain :class:`DeclinedError`.
+    """
+    if code is KashaErrorCode.DUPLICATE_TRANSACTION:
+        named = (
+            f"merchant reference {merchant_reference!r} is already used"
+            if merchant_reference
+            else reason
+        )
+        return DuplicateTransactionError(
+            f"Declined: {named} (code {code.value})",
+            reason=reason,
+            merchant_reference=merchant_reference,
+            **context,
+        )
+    cls = ValidationError if code.is_validation else DeclinedError
+    return cls(f"Declined: {reason} (code {code.value})", code=code, reason=reason, **context)
+
+
 def error_from_response(
     status: int,
     body: object,
     raw: bytes,
     *,
     retry_after: float | None = None,
+    merchant_reference: str | None = None,
 ) -> KashaError:
     """Map one HTTP error response (or a 200 with ``resultType: error``) to the exception tree.
 
     This is the only place that decides which exception an answer becomes.
+    ``merchant_reference`` (what the request's session carried) is named in a 3017.
+    A code outside the reference table on a status other than 2xx/400 is the
+    status echoed as a code (``401``), not a provider code: it is dropped.
     """
     code, msg, tx = _error_fields(body)
     excerpt = redact_bytes(raw)
+    if code is not None and status not in (200, 400) and not code.is_known:
+        code = None
     if code is not None and status in (200, 400):
         reason = msg or code.reason
         text = f"{reason} (code {code.value})"
@@ -396,11 +434,20 @@ def error_from_response(
                 body_excerpt=excerpt,
                 code=code,
             )
-        cls = ValidationError if code.is_validation else DeclinedError
-        return cls(
-            f"Declined: {text}",
-            code=code,
-            reason=reason,
+        return declined(
+            code,
+            reason,
+            merchant_reference=merchant_reference,
+            transaction_id=tx,
+            status_code=status,
+            body_excerpt=excerpt,
+        )
+    if code is KashaErrorCode.DUPLICATE_TRANSACTION:
+        # 3017 is a decline whatever the status: the sandbox and the provider answer 409.
+        return declined(
+            code,
+            msg or code.reason,
+            merchant_reference=merchant_reference,
             transaction_id=tx,
             status_code=status,
             body_excerpt=excerpt,

@@ -1,6 +1,10 @@
 """When to retry, how long to wait, and when to reconcile instead: the only tenacity user.
 
-The policy, per operation (CONTRACT.md §2 makes the money rows safe: one payment
+What a failure *means* (not sent, did not land, unknown) and what a lookup
+shows is decided by :mod:`kasha_async._outcome`; this module only acts on it.
+The safety class of each operation comes from :data:`_operations.OPERATIONS`.
+
+The policy, per safety class (CONTRACT.md §2 makes the money rows safe: one payment
 per session, so a resend on the same session either lands once or gets 409):
 
 ==========================  ===================================  ===========================
@@ -10,46 +14,52 @@ transactions.get,           not sent, connection lost, timeout,  resend (reads a
 suboptions                  429, 500/502/503/504, bad body
 payments/payouts.options,   same                                 resend: a fresh session moves
 create_session, hybrid                                           no money; the orphan expires
-payments.post,              not sent, 429                        resend on the same session;
-payouts.create                                                   409/410 -> reconcile by lookup
+payments.post,              not sent, 429, connection lost,      resend on the same session;
+payouts.create              5xx, bad body                        409/410/3017 -> reconcile
 payouts.settle,             not sent, 429                        reconcile by lookup first,
 refunds.create                                                   resend only if not landed
 any, code 1100              never                                reconcile by lookup only
 ==========================  ===================================  ===========================
 
 Every retry spends a token from a per-client :class:`RetryBudget`; ``Retry-After``
-is honoured (capped at 60 s), otherwise exponential backoff with full jitter.
-An outcome still unknown at the end is raised as :class:`OutcomeUnknownError`.
+is honoured (capped at 60 s), otherwise :func:`_timing.backoff` (full jitter).
+The call's deadline is ``asyncio.timeout``. An outcome still unknown at the end
+is raised as :class:`OutcomeUnknownError`, its traceback free of tenacity frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
-from types import MappingProxyType
+from types import MappingProxyType, TracebackType
 from typing import Generic, TypeVar
 
 import attrs
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
 
 from ._codes import KashaErrorCode
 from ._constants import (
     RETRY_AFTER_CAP,
-    RETRY_BACKOFF_INITIAL,
-    RETRY_BACKOFF_MAX,
     RETRY_BUDGET_FLOOR_PER_SECOND,
     RETRY_BUDGET_MAX_TOKENS,
     RETRY_BUDGET_RATIO,
 )
 from ._errors import (
+    AnswerMismatchError,
     APIStatusError,
     ConflictError,
     ConnectionLostError,
     DeclinedError,
+    DuplicateTransactionError,
     KashaError,
     OutcomeUnknownError,
     RateLimitError,
@@ -59,6 +69,8 @@ from ._errors import (
     SessionGoneError,
 )
 from ._operations import OPERATIONS, Safety
+from ._outcome import Outcome, of_error
+from ._timing import backoff
 
 logger = logging.getLogger("kasha_async.retry")
 T = TypeVar("T")
@@ -66,15 +78,11 @@ T = TypeVar("T")
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 
-#: How safe a resend is, per operation: the operation table's safety class.
-Kind = Safety
-
 #: The policy table: operation name -> safety class, derived from ``_operations.OPERATIONS``.
 POLICY: Mapping[str, Safety] = MappingProxyType(
     {name: op.safety for name, op in OPERATIONS.items()}
 )
 
-_MONEY = frozenset(kind for kind in Safety if kind.moves_money)
 _testing = False
 
 
@@ -156,11 +164,6 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, min(when - (time.time() if now is None else now), RETRY_AFTER_CAP))
 
 
-def backoff_seconds(attempt: int) -> float:
-    """Full jitter: uniform in ``[0, min(8, 0.5 * 2**(attempt-1))]``."""
-    return random.uniform(0.0, min(RETRY_BACKOFF_MAX, RETRY_BACKOFF_INITIAL * 2 ** (attempt - 1)))
-
-
 async def _sleep(seconds: float) -> None:
     """The one place retries sleep (tests patch it to record the waits)."""
     await asyncio.sleep(seconds)
@@ -172,38 +175,20 @@ def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, APIStatusError) and exc.retry_after is not None:
         return exc.retry_after
-    return backoff_seconds(state.attempt_number)
+    return backoff(state.attempt_number)
 
 
-def is_unknown(exc: BaseException) -> bool:
-    """Whether ``exc`` leaves open that the server processed the request."""
-    if isinstance(exc, OutcomeUnknownError):
-        return True
-    # An answer we could not read (too large, not JSON) may hide a 2xx, a 5xx or a 1100
-    # whatever its status line says.
-    return isinstance(exc, ServerError | ResponseFormatError)
-
-
-def is_retryable(kind: Kind, exc: BaseException) -> bool:
+def is_retryable(safety: Safety, exc: BaseException) -> bool:
     """The policy table's "retried on" column."""
     if isinstance(exc, OutcomeUnknownError) and exc.code is not None:
         return False  # code 1100: never resent
     if isinstance(exc, RequestNotSentError | RateLimitError):
         return True
-    if kind is Safety.LOOKUP:
+    if safety is Safety.LOOKUP:
         return isinstance(exc, _NotLanded)
     if isinstance(exc, ConnectionLostError | ResponseFormatError):
         return True
     return isinstance(exc, ServerError) and exc.status_code in _RETRYABLE_STATUS
-
-
-def _inconclusive(exc: BaseException) -> bool:
-    """Errors that say nothing about whether an earlier attempt landed.
-
-    Only a decline answers for the session: had an earlier attempt landed, the resend
-    would have met 409. A 401, 404 or any other refusal of the resend says nothing.
-    """
-    return not isinstance(exc, DeclinedError)
 
 
 class _NotLanded(KashaError):
@@ -213,40 +198,8 @@ class _NotLanded(KashaError):
 #: A reconciler looks a transaction id up: the landed result, or None if it did not land.
 Reconciler = Callable[[str], Awaitable[T | None]]
 
-
-class _Deadline:
-    """``asyncio.timeout`` for one call, at a third of its cost (~2.5 us against ~7.5 us).
-
-    The same mechanism: a timer cancels the task at the deadline, and the
-    ``CancelledError`` is the deadline's own (not an outside cancel) exactly when
-    ``Task.uncancel`` says no other cancel request came, the test asyncio.timeout's
-    ``__aexit__`` makes. What is saved is its two ``async`` enter/exit coroutines,
-    its state enum and ``reschedule``: about 20 us per four-call payout flow.
-    """
-
-    __slots__ = ("_cancelling", "_fired", "_handle", "_task")
-
-    def __init__(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        if task is None:
-            raise RuntimeError("a call's deadline needs a running task")
-        self._task = task
-        self._cancelling = task.cancelling()
-        self._fired = False
-        self._handle = loop.call_at(loop.time() + seconds, self._fire)
-
-    def _fire(self) -> None:
-        self._fired = True
-        self._task.cancel()
-
-    def close(self, exc: BaseException | None = None) -> bool:
-        """Disarm the timer; whether ``exc`` is the deadline's cancellation (idempotent)."""
-        self._handle.cancel()
-        if not self._fired:
-            return False
-        self._fired = False  # uncancel once, as asyncio.timeout does
-        return self._task.uncancel() <= self._cancelling and isinstance(exc, asyncio.CancelledError)
+#: Answers to a resend that speak for the whole session: did an earlier attempt land?
+_SESSION_ANSWERS = (ConflictError, SessionGoneError, DuplicateTransactionError)
 
 
 class RetryRunner:
@@ -266,33 +219,55 @@ class RetryRunner:
         reconcile: Reconciler[T] | None = None,
         transaction_id: str | None = None,
     ) -> T:
-        """Call ``attempt`` until it succeeds or the policy says stop.
-
-        Attempt 1 runs bare: a success, the common case, builds no per-call state.
-        Its failure builds the :class:`_Call` where retries and reconciliation are
-        decided, and hands it the exception, so the policy sees exactly what it did
-        when attempt 1 also ran inside :class:`_Call`.
-        """
+        """Call ``attempt`` until it succeeds or the policy says stop, within ``deadline`` s."""
         self.stats.calls += 1
         self.budget.deposit()
-        timer = _Deadline(deadline)
-        call: _Call[T] | None = None
+        call = _Call(self, operation, attempt, reconcile, transaction_id)
+        timer = asyncio.timeout(deadline)
         try:
-            try:
-                return await attempt()
-            except KashaError as exc:
-                first = exc
-            call = _Call(self, POLICY[operation], operation, attempt, reconcile, transaction_id)
-            return await call.after_first(first, max_retries)
-        except BaseException as exc:
-            if not timer.close(exc):
+            async with timer:
+                return await call.run(max_retries)
+        except TimeoutError:
+            if not timer.expired():
                 raise
-            if call is None:  # the deadline cut attempt 1 short: it may have been sent
-                call = _Call(self, POLICY[operation], operation, attempt, reconcile, transaction_id)
-                call.in_flight = True
             raise call.deadline_error(deadline) from None
-        finally:
-            timer.close()
+        except KashaError as exc:
+            failed = _without_tenacity(exc)
+        raise failed  # outside the ``except``: it starts no new link in the chain
+
+
+_MACHINERY = ("tenacity", "concurrent.futures")  # tenacity keeps outcomes in a Future
+
+
+def _without_tenacity(exc: BaseException) -> BaseException:
+    """``exc`` with tenacity's frames cut out of its traceback and its chain's.
+
+    The user's traceback then shows their call, the SDK's frames and the cause,
+    not the retry machinery's iterator (issue 16: 80 lines through tenacity).
+    """
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        kept: list[TracebackType] = []
+        tb = current.__traceback__
+        while tb is not None:
+            module = tb.tb_frame.f_globals.get("__name__", "")
+            if not module.startswith(_MACHINERY):
+                kept.append(tb)
+            tb = tb.tb_next
+        rebuilt: TracebackType | None = None
+        for entry in reversed(kept):
+            rebuilt = TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+        current.__traceback__ = rebuilt
+        todo += [linked for linked in (current.__cause__, current.__context__) if linked]
+    top = exc.__traceback__
+    if top is not None and top.tb_frame is sys._getframe(1):
+        exc.__traceback__ = top.tb_next  # the caller's ``raise`` adds its frame again
+    return exc
 
 
 class _Call(Generic[T]):
@@ -301,103 +276,125 @@ class _Call(Generic[T]):
     def __init__(
         self,
         runner: RetryRunner,
-        kind: Kind,
         operation: str,
         attempt: Callable[[], Awaitable[T]],
         reconcile: Reconciler[T] | None,
         transaction_id: str | None,
     ) -> None:
         self.runner = runner
-        self.kind = kind
+        self.safety = POLICY[operation]
         self.operation = operation
         self.attempt = attempt
         self.reconcile = reconcile
         self.transaction_id = transaction_id
-        self.maybe_sent = False
-        self.in_flight = False
-        self.final: OutcomeUnknownError | None = None
-        self.proven: KashaError | None = None
+        self.maybe_sent = False  # an attempt of this call may have landed
+        self.in_flight = False  # an attempt is on the wire now
+        self.final: KashaError | None = None  # the call's own last word, raised as is
 
-    async def after_first(self, first: KashaError, max_retries: int) -> T:
-        """Attempt 1 failed with ``first``: reconcile, retry or raise, as the policy says."""
-        return await self._guarded(lambda: self._then_retry(first, max_retries))
+    async def run(self, max_retries: int) -> T:
+        """Attempt 1 bare; only its failure builds tenacity's retry loop.
 
-    async def _then_retry(self, first: KashaError, max_retries: int) -> T:
-        """Handle attempt 1's failure; only if that raises, pay for tenacity's machinery.
-
-        Tenacity costs ~40 us per call even when the first attempt succeeds, and
-        building its ``AsyncRetrying`` another ~4 us. Attempt 1's outcome is replayed
-        as tenacity's attempt 1, so predicates, waits, logs and stop see exactly the
-        same sequence as if tenacity had run it.
+        Measured with ``python -m benchmarks.overhead`` (stubbed transport, thread
+        CPU): running every call inside ``AsyncRetrying`` costs ~40 us per call, a
+        payout flow of four calls 284 -> ~450 us of SDK CPU (+60 %, far above the 5 %
+        this fast path must be worth to stay). So attempt 1 runs here, and its failure
+        is replayed into tenacity as tenacity's attempt 1: predicates, waits, logs and
+        stop see the same sequence as if tenacity had run it.
         """
         try:
-            return await self._failed(first)
-        except Exception as exc:
-            if max_retries <= 0:
+            return await self._send()
+        except KashaError as exc:
+            first = exc
+        try:
+            return await self._retrying(first, max_retries)
+        except KashaError as exc:
+            if exc is self.final or not self._still_open(exc):
                 raise
-            failed: Exception | None = exc
+            # Whatever ended the call, never hide that an earlier attempt may have landed.
+            return await self._resolve(exc, last_word=True)
+
+    async def _retrying(self, first: KashaError, max_retries: int) -> T:
+        """Retries under tenacity, attempt 1's failure ``first`` replayed as its attempt 1."""
+        replay: KashaError | None = first
         # Tenacity asks ``retry`` before ``stop``: the budget is spent in ``stop`` so the
         # last attempt's failure neither takes a token nor counts as a retry.
         last_attempt = stop_after_attempt(max_retries + 1)
         retrying = AsyncRetrying(
-            stop=lambda state: last_attempt(state) or not self._spend_retry(),
+            stop=lambda state: last_attempt(state) or self._out_of_budget(state),
             wait=_wait,
-            retry=retry_if_exception(lambda exc: is_retryable(self.kind, exc)),
+            retry=retry_if_exception(lambda exc: is_retryable(self.safety, exc)),
             before_sleep=self._log_retry,
             sleep=_sleep,
             reraise=True,
         )
+        async for attempt in retrying:
+            with attempt:
+                if replay is not None:
+                    failed, replay = replay, None
+                else:
+                    try:
+                        return await self._send()
+                    except KashaError as exc:
+                        failed = exc
+                return await self._failed(failed)
+        raise AssertionError("tenacity ends with a result or the last error")  # pragma: no cover
 
-        async def replay_then_once() -> T:
-            nonlocal failed
-            if failed is not None:
-                replayed, failed = failed, None
-                raise replayed
-            return await self._once()
-
-        return await retrying(replay_then_once)
-
-    async def _guarded(self, body: Callable[[], Awaitable[T]]) -> T:
-        """Whatever ends the call, never hide that an earlier attempt may have landed."""
-        try:
-            return await body()
-        except KashaError as exc:
-            if exc in (self.final, self.proven) or not self.maybe_sent or not _inconclusive(exc):
-                raise
-            return await self._settle_unknown(exc)
-
-    async def _once(self) -> T:
-        """One retry attempt (attempt 1 ran in :meth:`RetryRunner.run`)."""
+    async def _send(self) -> T:
         self.in_flight = True  # stays set if the deadline cancels the attempt mid-flight
         try:
             result = await self.attempt()
-        except KashaError as exc:
+        except KashaError:
             self.in_flight = False
-            return await self._failed(exc)
+            raise
         self.in_flight = False
         return result
 
+    def _still_open(self, exc: KashaError) -> bool:
+        """Whether ``exc`` leaves open that an earlier attempt of this call landed."""
+        return self.maybe_sent and of_error(exc, self.safety, after_unknown=True) is Outcome.UNKNOWN
+
     async def _failed(self, exc: KashaError) -> T:
-        """What a failed attempt means: a reconciled result, or ``exc`` raised for a retry."""
-        if isinstance(exc, ConflictError) and self.maybe_sent:
-            return await self._must_have_landed(exc)  # an earlier attempt used the session
-        if isinstance(exc, SessionGoneError) and self.maybe_sent:
-            return await self._landed_or_raise(exc)  # expired now, but did an earlier one land?
-        if self.kind not in _MONEY or not is_unknown(exc):
-            raise exc
+        """What follows a failed attempt, as ``_outcome`` reads it: a lookup, or a retry.
+
+        Returns the reconciled result, or raises for tenacity's ``retry`` predicate.
+        """
+        if isinstance(exc, _SESSION_ANSWERS) and self._still_open(exc):
+            return await self._resolve(exc)  # the resend's answer speaks for the session
+        if of_error(exc, self.safety) is not Outcome.UNKNOWN:
+            raise exc  # definite for this attempt: the policy decides whether to retry
         self.maybe_sent = True
         self.transaction_id = self.transaction_id or exc.transaction_id
         if isinstance(exc, OutcomeUnknownError) and exc.code is not None:
-            return await self._settle_unknown(exc)  # 1100: look up, never resend
-        if self.kind is not Safety.ONCE:
-            return await self._landed_or_resend(exc)
-        raise exc
+            return await self._resolve(exc, last_word=True)  # 1100: look up, never resend
+        if self.safety is Safety.LOOKUP:
+            return await self._resolve(exc)  # a resend could move money twice: look up first
+        raise exc  # ONCE: resend on the same session, which meets 409 if it landed
+
+    async def _resolve(self, cause: KashaError, *, last_word: bool = False) -> T:
+        """Look the transaction up: its landed result, or what "not landed" means after ``cause``.
+
+        Not landed after a 410 or a 3017 makes that answer definite; after an
+        unknown settle/refund attempt (not ``last_word``) a resend is safe; otherwise
+        (a 409 on a session that shows nothing, 1100, the call's last failure) the
+        outcome stays unknown. "Could not tell" never reads as "did not land".
+        """
+        landed = await self._lookup(cause)
+        if landed is not None:
+            return landed
+        if isinstance(cause, SessionGoneError | DuplicateTransactionError):
+            self.final = cause
+            raise cause
+        if self.safety is Safety.LOOKUP and not last_word and not isinstance(cause, ConflictError):
+            raise _NotLanded(str(cause)) from cause
+        if isinstance(cause, ConflictError):
+            raise self._unknown("the session is used but the lookup did not confirm it", cause)
+        raise self._unknown(str(cause), cause) from cause
 
     async def _lookup(self, cause: KashaError) -> T | None:
         """The landed result, or None if the lookup proved it has not landed.
 
         Raises :class:`OutcomeUnknownError` when there is nothing to look up or the
-        lookup itself fails: "could not tell" must never read as "did not land".
+        lookup itself fails, and the decline or mismatch the lookup found.
         """
         tx_id = self.transaction_id or cause.transaction_id
         if self.reconcile is None or tx_id is None:
@@ -406,35 +403,15 @@ class _Call(Generic[T]):
         logger.info("reconciling %s by transaction lookup", self.operation)
         try:
             return await self.reconcile(tx_id)
-        except DeclinedError:
-            raise  # the lookup found the transaction declined: a definite answer
+        except (DeclinedError, AnswerMismatchError) as exc:
+            self.final = exc  # a definite decline, or a transaction that is not what was sent
+            if isinstance(exc, AnswerMismatchError):
+                self.runner.stats.outcomes_unknown += 1
+            raise
         except KashaError as exc:
-            raise self._unknown(f"lookup failed: {type(exc).__name__}", cause) from exc
-
-    async def _landed_or_resend(self, exc: KashaError) -> T:
-        landed = await self._lookup(exc)
-        if landed is not None:
-            return landed
-        raise _NotLanded(str(exc)) from exc
-
-    async def _landed_or_raise(self, exc: KashaError) -> T:
-        landed = await self._lookup(exc)
-        if landed is not None:
-            return landed
-        self.proven = exc  # the lookup showed nothing landed: ``exc`` is the definite answer
-        raise exc
-
-    async def _must_have_landed(self, exc: ConflictError) -> T:
-        landed = await self._lookup(exc)
-        if landed is not None:
-            return landed
-        raise self._unknown("the session is used but the lookup did not confirm it", exc)
-
-    async def _settle_unknown(self, exc: KashaError) -> T:
-        landed = await self._lookup(exc)
-        if landed is not None:
-            return landed
-        raise self._unknown(str(exc), exc) from exc
+            # The lookup's own verdict (an ERROR status, a raced session) keeps its words.
+            why = exc.message if type(exc) is OutcomeUnknownError else type(exc).__name__
+            raise self._unknown(f"lookup failed: {why}", cause) from exc
 
     def _unknown(self, why: str, cause: KashaError) -> OutcomeUnknownError:
         """The final error: unknown, carrying everything the cause knew."""
@@ -449,14 +426,14 @@ class _Call(Generic[T]):
         )
         return self.final
 
-    def _spend_retry(self) -> bool:
-        """Take a budget token for a retry the policy allows and the attempt limit has room for."""
+    def _out_of_budget(self, state: RetryCallState) -> bool:
+        """Stop unless a budget token pays for the retry the policy and the limit allow."""
         if not self.runner.budget.try_spend():
             self.runner.stats.budget_exhausted += 1
             logger.warning("retry budget exhausted; not retrying %s", self.operation)
-            return False
+            return True
         self.runner.stats.retries += 1
-        return True
+        return False
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -469,7 +446,8 @@ class _Call(Generic[T]):
 
     def deadline_error(self, deadline: float) -> KashaError:
         message = f"{self.operation}: deadline of {deadline:g} s exceeded"
-        if self.maybe_sent or self.in_flight or self.kind not in _MONEY:
-            self.runner.stats.outcomes_unknown += self.kind in _MONEY
+        money = self.safety.moves_money
+        if self.maybe_sent or self.in_flight or not money:
+            self.runner.stats.outcomes_unknown += money
             return ConnectionLostError(message, transaction_id=self.transaction_id)
         return RequestNotSentError(message)

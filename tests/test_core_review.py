@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import traceback
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -12,18 +15,26 @@ from aiohttp import web
 from aioresponses import aioresponses
 
 from kasha_async import (
+    AnswerMismatchError,
     APIStatusError,
+    Customer,
+    DuplicateTransactionError,
     KashaClient,
     OutcomeUnknownError,
     ResponseFormatError,
     RetryBudget,
     ServerError,
+    SubmitResult,
     TransactionStatus,
+    ValidationError,
 )
 from kasha_async._constants import MAX_RESPONSE_BYTES
 from kasha_async._convert import parse
 from kasha_async._models import Transaction
+from kasha_async.flows import FlowState, PaymentFlow
+from kasha_async.sandbox import FaultKind, Sandbox
 from tests.fixtures import sample_bytes
+from tests.flows.conftest import card, payment_fields
 from tests.test_http import Handler, client_for, serve
 
 BASE = "https://kasha.test"
@@ -225,3 +236,204 @@ async def test_multipart_headers_are_not_cached_per_boundary(
         mocked.post(url, body=sample_bytes("payment-suboptions"))
         await kasha.payments.suboptions(session_id="s", payment_option_id="po", multipart=True)
     assert len(kasha._transport._header_cache) == 0
+
+
+# --- issue 13: one outcome module, one 3017 -----------------------------------------------------
+
+OPTIONS = f"{BASE}/v2/payment-options"
+
+
+def _options_answer() -> dict[str, Any]:
+    return {
+        "transactionId": "tx-1",
+        "sessionId": "s-1",
+        "paymentOptions": [{"paymentOptionId": "card", "name": "Card", "extraData": []}],
+    }
+
+
+async def _open_130_brl(kasha: KashaClient, reference: str = "order-123") -> None:
+    await kasha.payments.options(
+        country="BR",
+        currency="BRL",
+        amount=Decimal("130.00"),
+        redirect_url="https://merchant.example/return",
+        customer=Customer(name="John Doe", phone="+34666999666", ip="84.232.140.77"),
+        merchant_reference=reference,
+    )
+
+
+@pytest.mark.parametrize(
+    ("shown", "field"),
+    [
+        ({"paymentAmount": "0.01", "currency": "BRL", "method": "Card"}, "amount"),
+        ({"paymentAmount": "130.00", "currency": "USD", "method": "Card"}, "currency"),
+        ({"paymentAmount": "130.00", "currency": "BRL", "method": "Pix"}, "method"),
+    ],
+)
+async def test_a_mismatching_lookup_is_never_success(
+    mocked: aioresponses, kasha: KashaClient, shown: dict[str, str], field: str
+) -> None:
+    """A lost post whose lookup shows another amount, currency or option is a mismatch error."""
+    mocked.post(OPTIONS, payload=_options_answer())
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=409, payload=USED)
+    mocked.get(TX, payload={"id": "tx-1", "status": "COMPLETED", **shown})
+    await _open_130_brl(kasha)
+    with pytest.raises(AnswerMismatchError) as info:
+        await kasha.payments.post(session_id="s-1", payment_option_id="card")
+    assert info.value.field == field
+    assert kasha.stats.outcomes_unknown == 1
+
+
+async def test_a_matching_lookup_is_still_success(mocked: aioresponses, kasha: KashaClient) -> None:
+    """The same lost post whose lookup shows what was sent (130.0 BRL, Card) is reconciled."""
+    mocked.post(OPTIONS, payload=_options_answer())
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(PAY, status=409, payload=USED)
+    shown = {"paymentAmount": "130.0", "currency": "brl", "method": "Card"}
+    mocked.get(TX, payload={"id": "tx-1", "status": "COMPLETED", **shown})
+    await _open_130_brl(kasha)
+    result = await kasha.payments.post(session_id="s-1", payment_option_id="card")
+    assert result.reconciled is True
+
+
+async def test_a_refund_answer_for_another_amount_is_a_mismatch(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A refund answer naming another amount than the payment this client opened raises."""
+    mocked.post(OPTIONS, payload=_options_answer())
+    refund = {"status": "REFUNDED", "paymentAmount": 1000, "currency": "BRL", "_id": "tx-1"}
+    mocked.post(f"{BASE}/v2/refund", payload=refund)
+    await _open_130_brl(kasha)
+    with pytest.raises(AnswerMismatchError) as info:
+        await kasha.refunds.create(merchant_reference="order-123")
+    assert (info.value.field, info.value.expected, info.value.actual) == (
+        "amount",
+        "130.00",
+        "1000",
+    )
+
+
+@pytest.mark.parametrize("status", [400, 409])
+async def test_3017_at_any_status_is_a_duplicate_naming_the_reference(
+    mocked: aioresponses, kasha: KashaClient, status: int
+) -> None:
+    """Code 3017 as 400 or 409 is DuplicateTransactionError naming the session's reference."""
+    mocked.post(OPTIONS, payload=_options_answer())
+    body = {"resultType": "error", "errors": {"code": 3017, "msg": "Duplicate transaction."}}
+    mocked.post(PAY, status=status, payload=body)
+    await _open_130_brl(kasha, "order-123")
+    with pytest.raises(DuplicateTransactionError) as info:
+        await kasha.payments.post(session_id="s-1", payment_option_id="card")
+    assert info.value.merchant_reference == "order-123"
+    assert "merchant reference 'order-123' is already used (code 3017)" in str(info.value)
+    assert info.value.status_code == status
+    assert count(mocked, "POST", PAY) == 1
+
+
+async def test_3017_is_the_same_class_through_client_and_flow(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """A reused merchant reference raises DuplicateTransactionError via the client and the flow."""
+    fields = payment_fields()
+    first = await PaymentFlow.start(kasha_client, **fields)
+    await first.choose(first.option(name="Card"))
+    await first.pay(extra_data=card())
+    caught: list[DuplicateTransactionError] = []
+    flow = await PaymentFlow.start(kasha_client, **fields)
+    await flow.choose(flow.option(name="Card"))
+    with pytest.raises(DuplicateTransactionError) as by_flow:
+        await flow.pay(extra_data=card())
+    caught.append(by_flow.value)
+    opened = await kasha_client.payments.options(**fields)
+    option = next(o for o in opened.payment_options if o.name == "Card")
+    with pytest.raises(DuplicateTransactionError) as by_client:
+        await kasha_client.payments.post(
+            session_id=opened.session_id,
+            payment_option_id=option.payment_option_id,
+            extra_data=card(),
+        )
+    caught.append(by_client.value)
+    reference = fields["merchant_reference"]
+    for exc in caught:
+        assert exc.merchant_reference == reference
+        assert f"merchant reference {reference!r} is already used (code 3017)" in str(exc)
+    assert flow.state is FlowState.DECLINED
+
+
+async def test_racing_posts_on_one_session_tell_at_most_one_success(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """Two posts racing on one session, both reset after commit: at most one is told success."""
+    opened = await kasha_client.payments.options(**payment_fields())
+    option = next(o for o in opened.payment_options if o.name == "Card")
+    kasha_sandbox.faults.add("payments.post", FaultKind.RESET_AFTER_COMMIT, times=2)
+
+    async def post() -> object:
+        return await kasha_client.payments.post(
+            session_id=opened.session_id,
+            payment_option_id=option.payment_option_id,
+            extra_data=card(),
+        )
+
+    outcomes = await asyncio.gather(post(), post(), return_exceptions=True)
+    successes = [o for o in outcomes if isinstance(o, SubmitResult)]
+    assert len(successes) <= 1
+    assert all(isinstance(o, SubmitResult | OutcomeUnknownError) for o in outcomes), outcomes
+    assert kasha_sandbox.ledger().counts_by_status == {"COMPLETED": 1}
+    # Neither call can tell the session's one payment is its own: both are unknown.
+    assert [type(o) for o in outcomes] == [OutcomeUnknownError, OutcomeUnknownError]
+    assert all("raced" in str(o) for o in outcomes)
+
+
+async def test_a_lone_post_after_a_validation_error_is_still_reconciled(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """A post refused by validation competes with no one: the next post's lookup is its own."""
+    opened = await kasha_client.payments.options(**payment_fields())
+    option = next(o for o in opened.payment_options if o.name == "Card")
+    with pytest.raises(ValidationError):
+        await kasha_client.payments.post(
+            session_id=opened.session_id, payment_option_id=option.payment_option_id
+        )
+    kasha_sandbox.faults.add("payments.post", FaultKind.RESET_AFTER_COMMIT, times=1)
+    result = await kasha_client.payments.post(
+        session_id=opened.session_id,
+        payment_option_id=option.payment_option_id,
+        extra_data=card(),
+    )
+    assert result.reconciled is True
+    assert result.status is TransactionStatus.COMPLETED
+
+
+async def test_a_retried_failure_keeps_tenacity_out_of_the_traceback(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """The error a retried call ends in shows no tenacity frame, and no RetryError is chained."""
+    kasha_sandbox.faults.add("transactions.get", FaultKind.STATUS_503)
+    kasha_sandbox.faults.add("payouts.settle", FaultKind.RESET_AFTER_COMMIT)
+    errors: list[BaseException] = []
+    with pytest.raises(ServerError) as read:
+        await kasha_client.transactions.get("tx-1")
+    errors.append(read.value)
+    with pytest.raises(OutcomeUnknownError) as settle:
+        await kasha_client.payouts.settle(transaction_id="tx-1", action="APPROVE")
+    errors.append(settle.value)
+    for exc in errors:
+        text = "".join(traceback.format_exception(exc))
+        assert "/tenacity/" not in text
+        assert "RetryError" not in text
+
+
+async def test_a_resend_that_cannot_connect_still_looks_the_first_attempt_up(
+    mocked: aioresponses, kasha: KashaClient
+) -> None:
+    """A lost answer, then resends that never connect: the lookup decides, not 'not sent'."""
+    mocked.post(PAY, exception=aiohttp.ServerDisconnectedError())
+    refused = aiohttp.ConnectionTimeoutError()
+    for _ in range(3):
+        mocked.post(PAY, exception=refused)
+    mocked.get(TX, payload={"id": "tx-1", "status": "PENDING"})
+    result = await post(kasha)
+    assert result.reconciled is True
+    assert result.status is TransactionStatus.PENDING

@@ -37,7 +37,7 @@ from kasha_async import (
     TransportError,
     ValidationError,
 )
-from kasha_async._errors import error_from_response, redact_bytes
+from kasha_async._errors import DuplicateTransactionError, error_from_response, redact_bytes
 
 BASE = "https://kasha.test"
 TX_URL = BASE + "/v2/transactions/tx-1"
@@ -234,6 +234,7 @@ async def test_401_is_authentication_error_never_retried(mocked: Any) -> None:
         with pytest.raises(AuthenticationError) as info:
             await kasha.transactions.get("tx-1")
     assert info.value.status_code == 401
+    assert info.value.code is None  # the status echoed as a code is no provider code
     assert sent(mocked, "GET", TX_URL) == 1
 
 
@@ -275,7 +276,8 @@ async def test_decline_codes_are_declined_errors(
     with pytest.raises(DeclinedError) as info:
         await post_payment(client)
     exc = info.value
-    assert type(exc) is DeclinedError
+    expected = DuplicateTransactionError if code == 3017 else DeclinedError
+    assert type(exc) is expected
     assert exc.code is KashaErrorCode(code)
     assert exc.code.name != f"UNKNOWN_{code}"
     assert exc.reason == reason
@@ -392,6 +394,7 @@ async def test_410_on_a_payment_is_session_gone(client: KashaClient, mocked: Any
     with pytest.raises(SessionGoneError) as info:
         await post_payment(client)
     assert info.value.status_code == 410
+    assert info.value.code is None
 
 
 @pytest.mark.parametrize(("header", "seconds"), [("7", 7.0), ("120", 60.0)])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from types import ModuleType
 
 import attrs
@@ -84,3 +86,39 @@ def test_version_is_exported() -> None:
     """``__version__`` is a public dotted version string."""
     assert "__version__" in kasha_async.__all__
     assert all(part.isdigit() for part in kasha_async.__version__.split("."))
+
+
+#: Modules ``import kasha_async`` must not load (issue 13, point 7).
+HEAVY = ("kasha_async.batch", "kasha_async.sandbox", "sqlite3", "asyncpg", "rich")
+
+
+def test_import_loads_no_batch_sandbox_sqlite_asyncpg_or_rich() -> None:
+    """A fresh ``import kasha_async`` loads none of the batch, sandbox, sqlite3, asyncpg, rich."""
+    code = (
+        "import sys, kasha_async; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+        f"or m.startswith({HEAVY[:2]!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_batch_names_load_on_first_use_and_stay_listed() -> None:
+    """run_payouts, approve_held and PayoutItem are in __all__ and dir(), and load when used."""
+    code = (
+        "import sys, kasha_async; "
+        "listed = {'run_payouts', 'approve_held', 'PayoutItem'} <= set(dir(kasha_async)); "
+        "from kasha_async import run_payouts; "
+        "print(listed, 'kasha_async.batch' in sys.modules, run_payouts.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    listed, loaded, home = out.stdout.split()
+    assert (listed, loaded) == ("True", "True")
+    assert home.startswith("kasha_async.batch")
+    assert {"run_payouts", "approve_held", "PayoutItem"} <= set(kasha_async.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    """A name the package does not export raises AttributeError naming it."""
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = kasha_async.no_such_name

@@ -24,7 +24,8 @@ from kasha_async import (
     TransactionStatus,
     _retry,
 )
-from kasha_async._retry import Kind, is_retryable, retry_after_seconds
+from kasha_async._operations import Safety
+from kasha_async._retry import is_retryable, retry_after_seconds
 
 BASE = "https://kasha.test"
 PAY = f"{BASE}/v2/payment"
@@ -359,21 +360,21 @@ def test_budget_refills_by_ratio_and_floor() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "exc", "expected"),
+    ("safety", "exc", "expected"),
     [
-        (Kind.READ, ConnectionLostError("x"), True),
-        (Kind.SESSION, ServerError("x", status_code=503), True),
-        (Kind.READ, ServerError("x", status_code=501), False),
-        (Kind.LOOKUP, ConnectionLostError("x"), False),
-        (Kind.LOOKUP, ServerError("x", status_code=503), False),
-        (Kind.ONCE, ConnectionLostError("x"), True),
-        (Kind.ONCE, OutcomeUnknownError("x", code=KashaErrorCode.CONTACT_SUPPORT), False),
-        (Kind.ONCE, AuthenticationError("x", status_code=401), False),
+        (Safety.READ, ConnectionLostError("x"), True),
+        (Safety.SESSION, ServerError("x", status_code=503), True),
+        (Safety.READ, ServerError("x", status_code=501), False),
+        (Safety.LOOKUP, ConnectionLostError("x"), False),
+        (Safety.LOOKUP, ServerError("x", status_code=503), False),
+        (Safety.ONCE, ConnectionLostError("x"), True),
+        (Safety.ONCE, OutcomeUnknownError("x", code=KashaErrorCode.CONTACT_SUPPORT), False),
+        (Safety.ONCE, AuthenticationError("x", status_code=401), False),
     ],
 )
-def test_policy_table(kind: Kind, exc: Exception, expected: bool) -> None:
+def test_policy_table(safety: Safety, exc: Exception, expected: bool) -> None:
     """The policy table's 'retried on' column, row by row."""
-    assert is_retryable(kind, exc) is expected
+    assert is_retryable(safety, exc) is expected
 
 
 def test_every_route_has_a_policy() -> None:

@@ -4,7 +4,7 @@ See ``docs/flows.md`` for the state diagram, the client-side rules and resumptio
 """
 
 from .._errors import IllegalTransitionError
-from ._base import DEFAULT_SAFETY_MARGIN, Clock
+from ._flow import DEFAULT_SAFETY_MARGIN, Clock
 from ._states import FlowState
 from .payment import PaymentFlow
 from .payout import PayoutFlow

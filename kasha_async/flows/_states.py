@@ -13,6 +13,7 @@ here to there" or "may this step run now" is in this module and nowhere else::
                                                            ├─▶ COMPLETED ──refund──▶ REFUNDED
                                                            └─▶ DECLINED / ERROR
     a send whose outcome is unknown ──▶ OUTCOME_UNKNOWN ──refresh()──▶ what the server says
+    a transaction that is not what the flow asked for ──▶ OUTCOME_UNKNOWN (where allowed)
 
 Steps that touch the session (``choose``, ``pay``/``create``, ``hybrid_link``)
 are refused once the session is used or expired; the others follow the step table.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
+from typing import Protocol
 
 from .._codes import TransactionStatus
 from .._errors import (
@@ -79,7 +82,7 @@ TRANSITIONS: Mapping[FlowState, frozenset[FlowState]] = MappingProxyType(
         S.OPTION_CHOSEN: frozenset({S.OPTION_CHOSEN} | _OBSERVED),
         S.SUBMITTED: frozenset({S.OPTION_CHOSEN, S.OUTCOME_UNKNOWN} | _OBSERVED),
         S.PENDING_APPROVAL: frozenset({S.OUTCOME_UNKNOWN, S.PROCESSING} | TERMINAL),
-        S.PROCESSING: frozenset(TERMINAL),
+        S.PROCESSING: frozenset({S.OUTCOME_UNKNOWN} | TERMINAL),
         S.OUTCOME_UNKNOWN: frozenset(_OBSERVED),
         S.COMPLETED: frozenset({S.REFUNDED, S.OUTCOME_UNKNOWN}),
         S.DECLINED: frozenset(),
@@ -89,20 +92,34 @@ TRANSITIONS: Mapping[FlowState, frozenset[FlowState]] = MappingProxyType(
     }
 )
 
-#: How far along a state is; a server status mapping to a lower rank is older news.
-_RANK: Mapping[FlowState, int] = MappingProxyType(
+#: The one status rank: how far along the life cycle a status is (final ones tie).
+_STATUS_RANK: Mapping[TransactionStatus, int] = MappingProxyType(
     {
-        S.CREATED: 0,
-        S.OPTION_CHOSEN: 0,
-        S.SUBMITTED: 1,
-        S.OUTCOME_UNKNOWN: 1,
-        S.PENDING_APPROVAL: 2,
-        S.PROCESSING: 3,
-        S.COMPLETED: 4,
-        S.DECLINED: 4,
-        S.ERROR: 4,
-        S.EXPIRED: 4,
-        S.REFUNDED: 5,
+        TransactionStatus.CREATED: 0,
+        TransactionStatus.PENDING: 1,
+        TransactionStatus.PROCESSING: 2,
+        TransactionStatus.COMPLETED: 3,
+        TransactionStatus.DECLINED: 3,
+        TransactionStatus.ERROR: 3,
+        TransactionStatus.EXPIRED: 3,
+        TransactionStatus.REFUNDED: 4,
+    }
+)
+#: The status each flow state stands at, so that flow states share the status rank.
+#: A sent-but-unanswered flow stands where a posted transaction does: PENDING.
+_STANDS_AT: Mapping[FlowState, TransactionStatus] = MappingProxyType(
+    {
+        S.CREATED: TransactionStatus.CREATED,
+        S.OPTION_CHOSEN: TransactionStatus.CREATED,
+        S.SUBMITTED: TransactionStatus.PENDING,
+        S.OUTCOME_UNKNOWN: TransactionStatus.PENDING,
+        S.PENDING_APPROVAL: TransactionStatus.PENDING,
+        S.PROCESSING: TransactionStatus.PROCESSING,
+        S.COMPLETED: TransactionStatus.COMPLETED,
+        S.DECLINED: TransactionStatus.DECLINED,
+        S.ERROR: TransactionStatus.ERROR,
+        S.EXPIRED: TransactionStatus.EXPIRED,
+        S.REFUNDED: TransactionStatus.REFUNDED,
     }
 )
 
@@ -145,9 +162,56 @@ def transition(current: FlowState, target: FlowState) -> FlowState:
     raise IllegalTransitionError(f"illegal flow transition {current} -> {target}")
 
 
-def is_older(current: FlowState, observed: FlowState) -> bool:
-    """Whether an observed state is older news than ``current`` (a late webhook, a stale read)."""
-    return _RANK[observed] < _RANK[current]
+def status_rank(status: TransactionStatus | FlowState) -> int | None:
+    """Position in the life cycle: CREATED < PENDING < PROCESSING < final < REFUNDED.
+
+    A flow state ranks as the status it stands at. ``None`` for a status the SDK
+    does not know; such a status is ordered by ``updatedAt`` alone.
+    """
+    if isinstance(status, FlowState):
+        status = _STANDS_AT[status]
+    return _STATUS_RANK.get(status)
+
+
+class StatusStamp(Protocol):
+    """Anything with a status and an ``updatedAt``: a Transaction, a webhook DeliveryKey."""
+
+    @property
+    def status(self) -> TransactionStatus:
+        """The status delivered."""
+        ...
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """When the provider last changed the transaction, if it said."""
+        ...
+
+
+def is_older(
+    candidate: StatusStamp | TransactionStatus | FlowState,
+    known: StatusStamp | TransactionStatus | FlowState,
+) -> bool:
+    """Whether ``candidate`` is older news than ``known`` (a late webhook, a stale read).
+
+    The one status order (:func:`status_rank`) decides; ``updatedAt`` breaks ties
+    and orders unknown statuses when both sides carry it. Without enough
+    information the answer is ``False``: when in doubt, news is applied, not dropped.
+    """
+    new_rank, old_rank = status_rank(_status_of(candidate)), status_rank(_status_of(known))
+    if new_rank is not None and old_rank is not None and new_rank != old_rank:
+        return new_rank < old_rank
+    new_at, old_at = _updated_at(candidate), _updated_at(known)
+    if new_at is None or old_at is None:
+        return False
+    return new_at < old_at
+
+
+def _status_of(item: StatusStamp | TransactionStatus | FlowState) -> TransactionStatus | FlowState:
+    return item if isinstance(item, TransactionStatus | FlowState) else item.status
+
+
+def _updated_at(item: StatusStamp | TransactionStatus | FlowState) -> datetime | None:
+    return None if isinstance(item, TransactionStatus | FlowState) else item.updated_at
 
 
 def state_for_status(status: TransactionStatus, kind: FlowKind) -> FlowState | None:
@@ -177,16 +241,24 @@ def allowed_steps(kind: FlowKind, state: FlowState) -> tuple[str, ...]:
     return (*steps, "refresh")
 
 
-def check_step(kind: FlowKind, step: str, state: FlowState) -> None:
-    """Raise the right :class:`FlowStateError` if ``step`` may not run in ``state``."""
+def check_step(
+    kind: FlowKind, step: str, state: FlowState, *, transaction_id: str | None = None
+) -> None:
+    """Raise the right :class:`FlowStateError` if ``step`` may not run in ``state``.
+
+    ``transaction_id`` (the flow's) is carried by the session errors raised.
+    """
     if state in STEPS[kind][step]:
         return
     if step in SESSION_STEPS and state in SESSION_USED:
         raise SessionAlreadyUsedError(
             f"{step}(): the session already carried its one {kind} (flow is {state}); "
-            "never send again: call 'await flow.refresh()' to learn what happened"
+            "never send again: call 'await flow.refresh()' to learn what happened",
+            transaction_id=transaction_id,
         )
     if step in SESSION_STEPS and state is S.EXPIRED:
-        raise SessionExpiredError(f"{step}(): the session has expired; start a new flow")
+        raise SessionExpiredError(
+            f"{step}(): the session has expired; start a new flow", transaction_id=transaction_id
+        )
     allowed = ", ".join(f"{name}()" for name in allowed_steps(kind, state))
     raise FlowStateError(f"{step}() is not allowed while the flow is {state}; allowed: {allowed}")

@@ -8,9 +8,16 @@ from typing import Any, ClassVar
 import attrs
 
 from .._client import KashaClient
-from .._errors import FlowStateError, SessionGoneError
+from .._errors import (
+    AnswerMismatchError,
+    APIStatusError,
+    FlowStateError,
+    OutcomeUnknownError,
+    ResponseFormatError,
+    TransportError,
+)
 from .._models import PaymentOption, PaymentOptionsRequest, Refund, SubmitResult
-from ._base import BaseFlow, SendCall, SessionResource
+from ._flow import BaseFlow, SendCall, SessionResource, logger
 from ._states import FlowKind, FlowState
 
 
@@ -25,6 +32,7 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
 
     _kind: ClassVar[FlowKind] = FlowKind.PAYMENT
     _submit_step: ClassVar[str] = "pay"
+    _send_operation: ClassVar[str] = "payments.post"
 
     @classmethod
     def _make_request(cls, fields: dict[str, Any]) -> PaymentOptionsRequest:
@@ -37,9 +45,28 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
     def _send_call(self) -> SendCall:
         return self._kasha.payments.post
 
-    def _submitted(self, result: SubmitResult) -> None:
+    async def _submitted(self, result: SubmitResult) -> SubmitResult:
+        """Apply the answer's status; a plain success (no status on the wire) is looked up.
+
+        The post's answer carries only the transaction id, so an instant card
+        payment would read ``status=None`` until :meth:`wait_final`: one
+        ``GET /transactions/{id}`` fills :attr:`transaction` and the result's status
+        (held to the flow's amount and currency). If that lookup fails the payment
+        still stands: the result keeps ``status=None`` and the flow stays SUBMITTED.
+        """
         if result.status is not None:
             self._apply_status(result.status)
+            return result
+        if result.needs_redirect:
+            return result  # the customer has a 3DS page to pass first
+        try:
+            tx = await self._fetch()
+        except AnswerMismatchError:
+            raise
+        except (TransportError, OutcomeUnknownError, APIStatusError, ResponseFormatError) as exc:
+            logger.warning("flow %s: paid, status not read yet: %s", self._transaction_id, exc)
+            return result
+        return attrs.evolve(result, status=(self._last or tx).status)
 
     async def pay(
         self, *, option_id: str | None = None, extra_data: Mapping[str, Any] | None = None
@@ -60,19 +87,13 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
         The session then belongs to the cashier: the flow is SUBMITTED and :meth:`pay`
         is refused; follow the outcome with :meth:`wait_final` or :meth:`feed`.
         """
-        await self._begin("hybrid_link")
-        chosen = self._resolve(option)
-        self._busy = "hybrid_link"
-        try:
+        async with self._step("hybrid_link"):
+            chosen = self._resolve(option)
             result = await self._kasha.payments.hybrid(
                 session_id=self._session_id,
                 payment_option_id=chosen.payment_option_id,
                 option_id=option_id,
             )
-        except SessionGoneError as exc:
-            raise self._server_expired(exc) from exc
-        finally:
-            self._busy = None
         if not result.redirect_url:
             raise FlowStateError("hybrid_link(): the answer carried no redirectUrl")
         self._move(FlowState.SUBMITTED)
@@ -81,10 +102,8 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
 
     async def refund(self) -> Refund:
         """Refund the completed payment (``POST /v2/refund`` by its merchant reference)."""
-        await self._begin("refund")
-        reference = self._merchant_reference
-        self._busy = "refund"
-        try:
+        async with self._step("refund"):
+            reference = self._merchant_reference
             if reference is None:
                 reference = (await self._fetch()).merchant_reference
             if reference is None:
@@ -95,7 +114,5 @@ class PaymentFlow(BaseFlow[PaymentOptionsRequest]):
                     merchant_reference=reference, transaction_id=self._transaction_id
                 ),
             )
-        finally:
-            self._busy = None
         self._apply_status(refund.status)
         return refund

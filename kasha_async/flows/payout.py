@@ -11,7 +11,7 @@ from .._client import KashaClient
 from .._codes import SettleAction
 from .._errors import ConflictError, DeclinedError
 from .._models import PayoutOptionsRequest, SettleResult, SubmitResult
-from ._base import BaseFlow, SendCall, SessionResource
+from ._flow import BaseFlow, SendCall, SessionResource
 from ._states import FlowKind, FlowState
 
 
@@ -23,6 +23,7 @@ class PayoutFlow(BaseFlow[PayoutOptionsRequest]):
 
     _kind: ClassVar[FlowKind] = FlowKind.PAYOUT
     _submit_step: ClassVar[str] = "create"
+    _send_operation: ClassVar[str] = "payouts.create"
 
     @classmethod
     def _make_request(cls, fields: dict[str, Any]) -> PayoutOptionsRequest:
@@ -35,12 +36,13 @@ class PayoutFlow(BaseFlow[PayoutOptionsRequest]):
     def _send_call(self) -> SendCall:
         return self._kasha.payouts.create
 
-    def _submitted(self, result: SubmitResult) -> None:
+    async def _submitted(self, result: SubmitResult) -> SubmitResult:
         if result.status is not None:
             self._apply_status(result.status)
         else:
             # a created payout is PENDING (CONTRACT §2), unless a webhook already said more
             self._move_unless_overtaken(FlowState.SUBMITTED, FlowState.PENDING_APPROVAL)
+        return result
 
     async def create(
         self, *, option_id: str | None = None, extra_data: Mapping[str, Any] | None = None
@@ -64,21 +66,18 @@ class PayoutFlow(BaseFlow[PayoutOptionsRequest]):
         return await self._settle("decline", SettleAction.DECLINE)
 
     async def _settle(self, step: str, action: SettleAction) -> SettleResult:
-        await self._begin(step)
-        self._busy = step
-        try:
-            result = await self._unknown_if_lost(
-                FlowState.PENDING_APPROVAL,
-                self._kasha.payouts.settle(transaction_id=self._transaction_id, action=action),
-            )
-        except DeclinedError:
-            self._move_unless_overtaken(FlowState.PENDING_APPROVAL, FlowState.DECLINED)
-            raise
-        except ConflictError:
-            self._needs_recheck = True  # not PENDING any more: ask the server before next step
-            raise
-        finally:
-            self._busy = None
+        async with self._step(step):
+            try:
+                result = await self._unknown_if_lost(
+                    FlowState.PENDING_APPROVAL,
+                    self._kasha.payouts.settle(transaction_id=self._transaction_id, action=action),
+                )
+            except DeclinedError:
+                self._move_unless_overtaken(FlowState.PENDING_APPROVAL, FlowState.DECLINED)
+                raise
+            except ConflictError:
+                self._needs_recheck = True  # not PENDING any more: ask the server next step
+                raise
         self._merchant_declined = action is SettleAction.DECLINE
         self._apply_status(result.status)
         return result

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from kasha_async import FormInput, FormValidations, InvalidRequestError
@@ -53,3 +56,13 @@ def test_unreadable_pattern_and_non_text_values() -> None:
     inputs = (FormInput(name="x", validations=FormValidations(pattern="([")),)
     assert form_problems(inputs, {"x": "anything"}) == []
     assert form_problems(inputs, {"x": {"nested": 1}}) == ["x: must be text, got dict"]
+
+
+def test_form_rules_and_status_rank_import_without_aiohttp_web() -> None:
+    """flows._forms and flows._states (what the sandbox imports) load no aiohttp.web or batch."""
+    code = (
+        "import sys; import kasha_async.flows._forms, kasha_async.flows._states; "
+        "print(sorted(m for m in sys.modules if m == 'aiohttp.web' or 'batch' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -60,8 +60,8 @@ def test_server_statuses_map_to_flow_states(
 
 def test_older_news_is_recognised_by_rank() -> None:
     """PROCESSING after COMPLETED is older news; COMPLETED after PROCESSING is not."""
-    assert is_older(S.COMPLETED, S.PROCESSING)
-    assert not is_older(S.PROCESSING, S.COMPLETED)
+    assert is_older(S.PROCESSING, S.COMPLETED)
+    assert not is_older(S.COMPLETED, S.PROCESSING)
     assert not is_older(S.OUTCOME_UNKNOWN, S.SUBMITTED)
 
 
@@ -88,3 +88,15 @@ def test_an_out_of_order_step_names_the_allowed_next_steps() -> None:
         "wait_final",
         "refresh",
     )
+
+
+def test_a_processing_flow_may_become_outcome_unknown() -> None:
+    """PROCESSING may move to OUTCOME_UNKNOWN: a transaction that mismatches the flow there."""
+    assert transition(S.PROCESSING, S.OUTCOME_UNKNOWN) is S.OUTCOME_UNKNOWN
+
+
+def test_session_errors_of_a_refused_step_carry_the_transaction_id() -> None:
+    """check_step's SessionAlreadyUsedError names the transaction the flow gave it."""
+    with pytest.raises(SessionAlreadyUsedError) as info:
+        check_step(FlowKind.PAYMENT, "pay", S.COMPLETED, transaction_id="tx-9")
+    assert info.value.transaction_id == "tx-9"

@@ -10,9 +10,9 @@ import pytest
 import pytest_asyncio
 
 from kasha_async import (
-    ConflictError,
     Customer,
     DeclinedError,
+    DuplicateTransactionError,
     InitiatedSession,
     KashaClient,
     KashaError,
@@ -133,7 +133,7 @@ def _expected_error(code: int) -> type[KashaError]:
         return ValidationError
     if code == 1100:
         return OutcomeUnknownError
-    return ConflictError if code == 3017 else DeclinedError
+    return DuplicateTransactionError if code == 3017 else DeclinedError
 
 
 @pytest.mark.parametrize("code", sorted(CODE_TABLE))

@@ -1,0 +1,146 @@
+"""What the flow believes: answers held to the request, the pay() result, the step guard."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+
+from kasha_async import (
+    AnswerMismatchError,
+    FlowStateError,
+    KashaClient,
+    SessionAlreadyUsedError,
+    Transaction,
+    TransactionStatus,
+)
+from kasha_async.flows import FlowState, PaymentFlow, PayoutFlow
+from kasha_async.sandbox import Sandbox
+
+from .conftest import card, payment_fields, payout_fields
+
+
+def _report_as(kasha: KashaClient, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
+    """Make every transaction lookup of ``kasha`` show ``changes`` (a lying server)."""
+    real = kasha.transactions.get
+
+    async def lying(transaction_id: str) -> Transaction:
+        return attrs.evolve(await real(transaction_id), **changes)
+
+    monkeypatch.setattr(kasha.transactions, "get", lying)
+
+
+async def test_a_payment_reported_in_another_amount_and_currency_is_never_completed(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500.00 BRL flow reported as 0.01 USD raises AnswerMismatchError and is OUTCOME_UNKNOWN."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields(amount=Decimal("500.00")))
+    await flow.choose(flow.option(name="Card"))
+    _report_as(kasha_client, monkeypatch, payment_amount=Decimal("0.01"), currency="USD")
+    with pytest.raises(AnswerMismatchError) as info:
+        await flow.pay(extra_data=card())
+    assert info.value.transaction_id == flow.transaction_id
+    assert flow.state is FlowState.OUTCOME_UNKNOWN
+    assert flow.transaction is None
+    with pytest.raises(AnswerMismatchError):
+        await flow.wait_final(timeout=5, poll_interval=0.01)
+    assert flow.state is FlowState.OUTCOME_UNKNOWN
+
+
+async def test_a_mismatching_webhook_is_ignored_and_leaves_the_outcome_unknown(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """feed() of a transaction in another currency returns False and never completes the flow."""
+    flow = await PayoutFlow.start(kasha_client, **payout_fields())
+    await flow.choose(flow.option(name="Bank Transfer"))
+    await flow.create(option_id="d_316", extra_data={"name": "Jane Roe"})
+    forged = Transaction(
+        id=flow.transaction_id,
+        status=TransactionStatus.COMPLETED,
+        currency="USD",
+        payment_amount=Decimal("150.00"),
+    )
+    assert flow.feed(forged) is False
+    assert flow.state is FlowState.OUTCOME_UNKNOWN
+
+
+async def test_a_matching_answer_with_other_spelling_is_believed(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """130.0 brl is the same money as 130.00 BRL: the flow completes."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    await flow.choose(flow.option(name="Card"))
+    await flow.pay(extra_data=card())
+    assert flow.transaction is not None
+    same = attrs.evolve(
+        flow.transaction, payment_amount=Decimal("130.0"), currency="brl", updated_at=None
+    )
+    flow.feed(same)
+    assert flow.state is FlowState.COMPLETED
+
+
+async def test_pay_on_an_instant_card_fills_the_status_and_the_transaction(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """pay() on an instant-success card returns status COMPLETED and sets flow.transaction."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    await flow.choose(flow.option(name="Card"))
+    result = await flow.pay(extra_data=card())
+    assert result.status is TransactionStatus.COMPLETED
+    assert flow.transaction is not None
+    assert flow.transaction.status is TransactionStatus.COMPLETED
+    assert flow.state is FlowState.COMPLETED
+
+
+async def test_a_second_pay_names_the_flows_transaction(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """SessionAlreadyUsedError from a second pay() carries the transaction id the flow knows."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    await flow.choose(flow.option(name="Card"))
+    await flow.pay(extra_data=card())
+    with pytest.raises(SessionAlreadyUsedError) as info:
+        await flow.pay(extra_data=card())
+    assert info.value.transaction_id == flow.transaction_id
+
+
+async def test_time_left_is_zero_once_the_server_expired_the_session(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """After the server's 410 the flow's time_left is zero, whatever its own clock says."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    await flow.choose(flow.option(name="Card"))
+    kasha_sandbox.clock.advance(31 * 60)
+    with pytest.raises(FlowStateError):
+        await flow.pay(extra_data=card())
+    assert flow.state is FlowState.EXPIRED
+    assert flow.time_left == timedelta(0)
+
+
+async def test_a_step_while_another_runs_is_refused_and_the_guard_is_released(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """choose() during a running choose() is refused; once it ends the next step may run."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields())
+    first = asyncio.create_task(flow.choose(flow.option(name="Bank Transfer")))
+    await asyncio.sleep(0)
+    with pytest.raises(FlowStateError, match="still running"):
+        await flow.choose(flow.option(name="Card"))
+    await first
+    assert await flow.choose(flow.option(name="Card")) is None
+    assert flow.state is FlowState.OPTION_CHOSEN
+
+
+async def test_a_snapshot_round_trips_through_the_typed_form(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """snapshot().to_dict() is to_dict(), and from_dict reads it back to the same snapshot."""
+    flow = await PayoutFlow.start(kasha_client, **payout_fields())
+    await flow.choose(flow.option(name="Bank Transfer"))
+    assert flow.snapshot().to_dict() == flow.to_dict()
+    restored = PayoutFlow.from_dict(kasha_client, flow.to_dict())
+    assert restored.snapshot() == flow.snapshot()
