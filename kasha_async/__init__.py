@@ -45,6 +45,7 @@ from ._errors import (
     WebhookTooLargeError,
 )
 from ._http import Timeout
+from ._logging import configure_from_env as _configure_logging
 from ._models import (
     CRYPTO_CURRENCIES,
     Address,
@@ -160,3 +161,5 @@ __all__ = [
     "run_payouts",
     "set_testing",
 ]
+
+_configure_logging()  # KASHA_LOG=debug|info: the SDK's log on stderr, redacted
