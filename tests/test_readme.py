@@ -99,3 +99,14 @@ async def test_readme_block_runs_twice_and_prints_what_it_shows(index: int, tmp_
                 assert len(printed) == len(shown), out
                 for line, expected in zip(printed, shown, strict=True):
                     assert matches(line, expected), f"printed {line!r}, README shows {expected!r}"
+
+
+def test_readme_states_the_batch_cli_defaults() -> None:
+    """The README's --concurrency and --redirect-url defaults are the CLI's own."""
+    from kasha_async.batch._runner import DEFAULT_REDIRECT_URL
+    from kasha_async.cli import main
+
+    run_command = main.commands["payouts"].commands["run"]  # type: ignore[attr-defined]
+    concurrency = next(p for p in run_command.params if p.name == "concurrency").default
+    assert f"`--concurrency` defaults to {concurrency} payouts" in TEXT
+    assert f"to `{DEFAULT_REDIRECT_URL}`" in TEXT
