@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from kasha_async import CODE_TABLE, KashaErrorCode
 from kasha_async.sandbox import Sandbox
 from tests.batch_pg import _cluster
-from tests.test_readme import PYTEST_CONFIG, matches, run, shown_output
+from tests.test_readme import run_snippet
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 ERRORS_DOC = DOCS / "errors.md"
@@ -59,22 +58,7 @@ async def test_guide_snippet_runs_and_prints_what_it_shows(
 ) -> None:
     """A complete snippet exits 0 against a fresh sandbox and prints what its comments say."""
     async with Sandbox() as sandbox:
-        env = {"KASHA_BASE_URL": sandbox.base_url, "KASHA_API_KEY": sandbox.api_key}
-        env["PATH"] = "/usr/bin:/bin"
-        if "def test_" in block:
-            (tmp_path / "pyproject.toml").write_text(PYTEST_CONFIG[0], encoding="utf-8")
-            (tmp_path / "test_doc_block.py").write_text(block, encoding="utf-8")
-            args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            args += ["test_doc_block.py"]
-        else:
-            args = [sys.executable, "-c", block]
-        code, out, err = await run(args, env, tmp_path)
-    assert code == 0, out + err
-    if "def test_" not in block:
-        printed, shown = out.splitlines(), shown_output(block)
-        assert len(printed) == len(shown), out
-        for line, expected in zip(printed, shown, strict=True):
-            assert matches(line, expected), f"{name} printed {line!r}, the doc shows {expected!r}"
+        await run_snippet(block, sandbox, tmp_path)
 
 
 def test_missing_postgres_binaries_name_the_debian_package(

@@ -45,6 +45,30 @@ def matches(printed: str, shown: str) -> bool:
     return re.fullmatch(pattern, printed) is not None
 
 
+async def run_snippet(block: str, sandbox: Sandbox, cwd: Path) -> None:
+    """Run a doc snippet against ``sandbox``: exit 0 and print what its comments say.
+
+    A block defining ``test_`` functions runs under pytest with only the configuration
+    the README shows; any other block runs as a script.
+    """
+    env = {**os.environ, "KASHA_BASE_URL": sandbox.base_url, "KASHA_API_KEY": sandbox.api_key}
+    env.pop("KASHA_SIGNATURE_KEY", None)
+    env.pop("KASHA_LOG", None)
+    if "def test_" in block:
+        (cwd / "pyproject.toml").write_text(PYTEST_CONFIG[0], encoding="utf-8")
+        (cwd / "test_doc_block.py").write_text(block, encoding="utf-8")
+        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_doc_block.py"]
+    else:
+        args = [sys.executable, "-c", block]
+    code, out, err = await run(args, env, cwd)
+    assert code == 0, out + err
+    if "def test_" not in block:
+        printed, shown = out.splitlines(), shown_output(block)
+        assert len(printed) == len(shown), out
+        for line, expected in zip(printed, shown, strict=True):
+            assert matches(line, expected), f"printed {line!r}, the doc shows {expected!r}"
+
+
 def test_readme_has_python_blocks() -> None:
     """The README shows code: at least the quick start and one block per major section."""
     assert len(BLOCKS) >= 7
@@ -77,28 +101,8 @@ async def test_readme_block_runs_twice_and_prints_what_it_shows(index: int, tmp_
     """
     block = BLOCKS[index]
     async with Sandbox() as sandbox:
-        env = {
-            **os.environ,
-            "KASHA_BASE_URL": sandbox.base_url,
-            "KASHA_API_KEY": sandbox.api_key,
-        }
-        env.pop("KASHA_SIGNATURE_KEY", None)
-        env.pop("KASHA_LOG", None)
-        if "def test_" in block:
-            (tmp_path / "pyproject.toml").write_text(PYTEST_CONFIG[0], encoding="utf-8")
-            (tmp_path / "test_readme_block.py").write_text(block, encoding="utf-8")
-            args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            args += ["test_readme_block.py"]
-        else:
-            args = [sys.executable, "-c", block]
         for _ in range(2):
-            code, out, err = await run(args, env, tmp_path)
-            assert code == 0, out + err
-            if "def test_" not in block:
-                printed, shown = out.splitlines(), shown_output(block)
-                assert len(printed) == len(shown), out
-                for line, expected in zip(printed, shown, strict=True):
-                    assert matches(line, expected), f"printed {line!r}, README shows {expected!r}"
+            await run_snippet(block, sandbox, tmp_path)
 
 
 def test_readme_states_the_batch_cli_defaults() -> None:
