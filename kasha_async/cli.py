@@ -128,10 +128,12 @@ def banner(sandbox: Sandbox) -> list[str]:
 def bind_failure(host: str, port: int, exc: OSError) -> str:
     """The one line ``serve`` prints when it cannot bind."""
     if exc.errno == errno.EADDRINUSE:
-        reason = "is already in use"
+        hint = "is already in use; pass --port 0 to take any free port"
+    elif exc.errno == errno.EACCES:
+        hint = "needs privileges (a port below 1024?); pass --port 0 to take any free port"
     else:
-        reason = f"cannot be bound ({exc.strerror or exc})"
-    return f"kasha sandbox serve: {host}:{port} {reason}; pass --port 0 to take any free port"
+        hint = f"cannot be bound ({exc.strerror or exc}); check --host"
+    return f"kasha sandbox serve: {host}:{port} {hint}"
 
 
 async def _serve(sandbox: Sandbox, host: str, port: int) -> int:

@@ -150,6 +150,15 @@ def test_busy_port_prints_one_line_suggesting_port_0_and_exits_2() -> None:
     )
 
 
+def test_unbindable_host_prints_one_line_naming_host_and_exits_2() -> None:
+    """serve on an address this machine does not have: exit 2 and one line saying check --host."""
+    result = CliRunner().invoke(main, ["sandbox", "serve", "--host", "203.0.113.7", "--port", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("kasha sandbox serve: 203.0.113.7:0 cannot be bound (")
+    assert result.stderr.endswith("); check --host\n")
+    assert result.stderr.count("\n") == 1
+
+
 def test_help_texts_have_no_rest_markup_or_cut_summaries() -> None:
     """`kasha --help` and the sandbox commands' help show no ``markup`` and no "..." cuts."""
     runner = CliRunner()
