@@ -1,11 +1,12 @@
 # Two commands work on a fresh machine with only Python 3.11 and make:
 #   make demo   creates .venv, installs the package, runs the end-to-end demo on the sandbox
-#   make test   installs the [dev] extra, runs ruff, mypy --strict and pytest
+#   make test   installs the [dev] extra, runs ruff, mypy --strict and pytest; the PostgreSQL
+#               tests also need the server binaries (see the postgres target)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-more lint clean browser
+.PHONY: demo test bench bench-more lint clean browser postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +42,21 @@ browser:
 		echo "make browser: cannot install $(BROWSER_PACKAGES) (needs root and apt-get); install them yourself" >&2; \
 	fi
 
-test: lint browser
+# The PostgreSQL server binaries (initdb, pg_ctl) for tests/batch_pg: found in
+# /usr/lib/postgresql/*/bin or on PATH; installed with apt-get (Debian package
+# postgresql) when missing and we are root; otherwise a note, and those tests fail
+# naming the package (they are never skipped).
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing the PostgreSQL server (Debian package postgresql) for tests/batch_pg"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "Note: the PostgreSQL tests need the server binaries: sudo apt-get install postgresql"; \
+	fi
+
+test: lint browser postgres
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report --skip-covered --sort=cover
 

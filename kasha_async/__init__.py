@@ -51,6 +51,7 @@ from ._errors import (
     WebhookTooLargeError,
 )
 from ._http import Timeout
+from ._logging import configure_from_env as _configure_logging
 from ._models import (
     CRYPTO_CURRENCIES,
     Address,
@@ -189,3 +190,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+_configure_logging()  # KASHA_LOG=debug|info: the SDK's log on stderr, redacted

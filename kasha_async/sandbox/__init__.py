@@ -9,7 +9,8 @@
         ...  # point a client at sb.base_url with sb.api_key
         assert not sb.ledger().sessions_with_multiple_attempts
 
-See ``docs/sandbox.md`` for the routes, rules, triggers and the pytest plugin.
+``serve_app(app)`` serves your own aiohttp or ASGI app on 127.0.0.1:0 for webhook
+delivery in tests. See ``docs/sandbox.md`` for the routes, rules, triggers and the pytest plugin.
 """
 
 from .._signing import sign, verify
@@ -17,7 +18,7 @@ from .app import create_app
 from .clock import ManualClock
 from .faults import FaultInjector, FaultKind, FaultRule
 from .ledger import Ledger
-from .server import DEFAULT_API_KEY, Sandbox
+from .server import DEFAULT_API_KEY, Sandbox, serve_app
 from .state import SandboxError, SandboxState
 from .triggers import (
     SUCCESS_CARD,
@@ -43,6 +44,7 @@ __all__ = [
     "WebhookDelivery",
     "create_app",
     "processor_decline_amount",
+    "serve_app",
     "sign",
     "trigger_amount",
     "trigger_card",

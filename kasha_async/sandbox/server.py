@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -149,3 +153,136 @@ class Sandbox:
     async def wait_webhooks(self) -> None:
         """Wait until every queued webhook delivery, retries included, has finished."""
         await self.webhooks.wait_idle()
+
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+# ASGI 3: ``await app(scope, receive, send)``; loose, as frameworks type it each their own way.
+ASGIApp = Callable[..., Awaitable[None]]
+_HOP_BY_HOP = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    app: web.Application | ASGIApp, *, host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
+    """Serve an aiohttp or ASGI app on ``host`` port 0; yields its base URL (``http://h:p``).
+
+    For webhook delivery in tests: give the sandbox ``f"{url}/kasha/webhook"`` as
+    ``notification_url``. ASGI apps (Starlette, FastAPI) run behind a small bridge
+    on aiohttp's own server, lifespan included: requests and answers are buffered
+    (no streaming, no websockets), which is what a webhook endpoint needs.
+    """
+    lifespan: _Lifespan | None = None
+    if isinstance(app, web.Application):
+        served = app
+    else:
+        served = web.Application()
+        served.router.add_route("*", "/{tail:.*}", _asgi_handler(app))
+        lifespan = _Lifespan(app)
+        await lifespan.startup()
+    runner = web.AppRunner(served, access_log=None, shutdown_timeout=0.25)
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, host, 0).start()
+        bound_host, port = runner.addresses[0][:2]
+        yield f"http://{bound_host}:{port}"
+    finally:
+        await runner.cleanup()
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+
+def _asgi_handler(app: ASGIApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler passing one buffered request to ``app`` (ASGI 3, HTTP 1.1)."""
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        done = asyncio.Event()
+        sent_body = False
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(bytes(message.get("body", b"")))
+
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": "http",
+            "path": request.path,
+            "raw_path": request.raw_path.split("?", 1)[0].encode(),
+            "query_string": request.query_string.encode(),
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.raw_headers],
+            "client": tuple(peer[:2]) if peer else None,
+            "server": (request.url.host, request.url.port),
+        }
+        try:
+            await app(scope, receive, send)
+        finally:
+            done.set()
+        response = web.Response(status=int(start.get("status", 500)), body=b"".join(chunks))
+        for name, value in start.get("headers", []):
+            if bytes(name).lower() not in _HOP_BY_HOP:
+                response.headers.add(bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+        return response
+
+    return handle
+
+
+class _Lifespan:
+    """The ASGI lifespan protocol for one app; an app that does not speak it is left alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        await self._app(scope, self._inbox.get, self._outbox.put)
+
+    async def _exchange(self, event: str) -> None:
+        assert self._task is not None
+        await self._inbox.put({"type": f"lifespan.{event}"})
+        answer = asyncio.ensure_future(self._outbox.get())
+        await asyncio.wait({answer, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not answer.done():  # the app returned or raised: no lifespan support
+            answer.cancel()
+            if not self._task.cancelled():
+                self._task.exception()  # retrieved: an app without lifespan may raise here
+            self._task = None
+            return
+        message = answer.result()
+        if message["type"] == f"lifespan.{event}.failed":
+            raise RuntimeError(f"ASGI lifespan {event} failed: {message.get('message', '')}")
+
+    async def startup(self) -> None:
+        """Send ``lifespan.startup`` and wait for the app's answer."""
+        self._task = asyncio.ensure_future(self._run())
+        await self._exchange("startup")
+
+    async def shutdown(self) -> None:
+        """Send ``lifespan.shutdown``, wait for the answer and the app's return."""
+        if self._task is None:
+            return
+        task = self._task
+        await self._exchange("shutdown")
+        with contextlib.suppress(Exception):
+            await task

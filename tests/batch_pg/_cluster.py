@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server in a temp dir, for tests and benchmarks.
 
-``initdb`` + ``pg_ctl`` from the PostgreSQL server binaries of the machine image
-(``/usr/lib/postgresql/<version>/bin``, or on ``PATH``); the server listens on
+``initdb`` + ``pg_ctl`` from the PostgreSQL server binaries (Debian package
+``postgresql``: ``/usr/lib/postgresql/<version>/bin``, or anywhere on ``PATH``,
+e.g. symlinks in ``/usr/local/bin``); the server listens on
 127.0.0.1 on a free port and on a unix socket in the temp dir, trusts every
 local connection, and is stopped with ``pg_ctl stop -m immediate``. PostgreSQL
 refuses to run as root, so as root everything runs as the ``postgres`` user.
@@ -37,8 +38,9 @@ def find_binary(name: str) -> Path:
     if found is None:
         raise ClusterUnavailableError(
             f"PostgreSQL server binary {name!r} not found (looked in /usr/lib/postgresql/*/bin "
-            "and on PATH): the tests of the PostgreSQL journal need the postgresql-15 "
-            "server package of the machine image"
+            "and on PATH): the tests of the PostgreSQL journal need the PostgreSQL server. "
+            "Install the Debian package: sudo apt-get install postgresql "
+            "(`make test` does it when run as root)"
         )
     return Path(found)
 
