@@ -36,6 +36,7 @@ from typing import Generic, TypeVar
 import attrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from . import _telemetry
 from ._codes import KashaErrorCode
 from ._constants import (
     RETRY_AFTER_CAP,
@@ -405,11 +406,15 @@ class _Call(Generic[T]):
         self.runner.stats.reconciliations += 1
         logger.info("reconciling %s by transaction lookup", self.operation)
         try:
-            return await self.reconcile(tx_id)
+            landed = await self.reconcile(tx_id)
         except DeclinedError:
+            _telemetry.reconciled("declined")
             raise  # the lookup found the transaction declined: a definite answer
         except KashaError as exc:
+            _telemetry.reconciled("failed")
             raise self._unknown(f"lookup failed: {type(exc).__name__}", cause) from exc
+        _telemetry.reconciled("not_landed" if landed is None else "landed")
+        return landed
 
     async def _landed_or_resend(self, exc: KashaError) -> T:
         landed = await self._lookup(exc)
@@ -460,6 +465,7 @@ class _Call(Generic[T]):
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        _telemetry.retrying(exc, state.upcoming_sleep)
         logger.info(
             "retrying %s after attempt %d: %s",
             self.operation,
