@@ -44,7 +44,6 @@ from typing import Any
 from ._errors import (
     APIStatusError,
     DeclinedError,
-    KashaError,
     OutcomeUnknownError,
     RequestNotSentError,
 )
@@ -76,7 +75,12 @@ class _Instruments:
 
     def __init__(self) -> None:
         from opentelemetry import context, metrics, trace
+        from opentelemetry.metrics import _internal as metrics_internal
 
+        trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER
+        metrics.get_meter_provider()
+        self._trace_globals = trace
+        self._metrics_globals = metrics_internal
         self.trace = trace
         self.context = context
         self.tracer = trace.get_tracer(SCOPE, __version__)
@@ -101,6 +105,22 @@ class _Instruments:
         self.in_flight = meter.create_up_down_counter(
             "kasha.batch.in_flight", unit="{item}", description="Batch items being worked on"
         )
+
+    @property
+    def tracing(self) -> bool:
+        """Whether a tracer provider was set: until then every span would be a no-op.
+
+        The API answers this only through ``get_tracer_provider()``, which reads
+        ``os.environ`` on every call (~2 us); its module global says the same for
+        ~50 ns. Should a later API rename it, the check says "configured" and only
+        the saving is lost.
+        """
+        return getattr(self._trace_globals, "_TRACER_PROVIDER", True) is not None
+
+    @property
+    def metering(self) -> bool:
+        """Whether a meter provider was set (the same shortcut as :attr:`tracing`)."""
+        return getattr(self._metrics_globals, "_METER_PROVIDER", True) is not None
 
 
 def _instruments() -> _Instruments | None:
@@ -153,43 +173,81 @@ class CallRecord:
         self.transaction_id: str | None = None
 
 
-@contextmanager
-def call(operation: str, method: str, host: str) -> Iterator[CallRecord | None]:
-    """The span of one client call, current while it runs (retries and lookups nest in it)."""
-    otel = _instruments()
-    if otel is None:
-        yield None
-        return
-    span = otel.tracer.start_span(
-        operation,
-        kind=otel.trace.SpanKind.CLIENT,
-        attributes={
-            "kasha.operation": operation,
-            "http.request.method": method,
-            "server.address": host,
-        },
-    )
-    record = CallRecord(operation, span)
-    token = otel.context.attach(otel.trace.set_span_in_context(span))
-    call_token = _current.set(record)
-    started = time.perf_counter()
-    error: BaseException | None = None
-    try:
-        yield record
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        _current.reset(call_token)
-        otel.context.detach(token)
-        _end_call(otel, record, error, time.perf_counter() - started)
+class _CallSpan:
+    """The span of one client call, current while it runs (retries and lookups nest in it).
+
+    A class rather than ``@contextmanager``, and nothing attached to the context
+    when the span is not recording (no SDK configured): the no-op cost stays at a
+    few microseconds a call (docs/observability.md has the measurement).
+    """
+
+    __slots__ = ("_call_token", "_otel", "_record", "_started", "_token")
+
+    def __init__(self, otel: _Instruments, operation: str, method: str, host: str) -> None:
+        self._otel = otel
+        span = otel.trace.INVALID_SPAN
+        if otel.tracing:
+            span = otel.tracer.start_span(
+                operation,
+                kind=otel.trace.SpanKind.CLIENT,
+                attributes={
+                    "kasha.operation": operation,
+                    "http.request.method": method,
+                    "server.address": host,
+                },
+            )
+        self._record = CallRecord(operation, span)
+        self._token: object | None = None
+
+    def __enter__(self) -> CallRecord:
+        span = self._record.span
+        if span.is_recording():
+            self._token = self._otel.context.attach(self._otel.trace.set_span_in_context(span))
+        self._call_token = _current.set(self._record)
+        self._started = time.perf_counter()
+        return self._record
+
+    def __exit__(self, exc_type: object, error: BaseException | None, tb: object) -> None:
+        took = time.perf_counter() - self._started
+        _current.reset(self._call_token)
+        if self._token is not None:
+            self._otel.context.detach(self._token)
+        _end_call(self._otel, self._record, error, took)
+
+
+class _NoCall:
+    """The context manager of a call when opentelemetry-api is not installed."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_CALL = _NoCall()
+
+
+def call(operation: str, method: str, host: str) -> _CallSpan | _NoCall:
+    """The span of one client call: ``with _telemetry.call(...):`` around its attempts."""
+    otel = _otel if _checked else _instruments()
+    if otel is None or not (otel.tracing or otel.metering):
+        return _NO_CALL
+    return _CallSpan(otel, operation, method, host)
 
 
 def _end_call(
     otel: _Instruments, record: CallRecord, error: BaseException | None, took: float
 ) -> None:
     outcome = outcome_of(error)
+    attributes = {"kasha.operation": record.operation, "kasha.outcome": outcome}
+    otel.requests.add(1, attributes)
+    otel.duration.record(took, attributes)
     span = record.span
+    if not span.is_recording():
+        return
     transaction_id = record.transaction_id or getattr(error, "transaction_id", None)
     status = getattr(error, "status_code", None) or record.status_code
     span.set_attribute("kasha.attempts", record.attempts)
@@ -203,9 +261,6 @@ def _end_call(
         if outcome != "declined":
             span.set_status(otel.trace.Status(otel.trace.StatusCode.ERROR, type(error).__name__))
     span.end()
-    attributes = {"kasha.operation": record.operation, "kasha.outcome": outcome}
-    otel.requests.add(1, attributes)
-    otel.duration.record(took, attributes)
 
 
 def answered(status: int) -> None:
@@ -251,24 +306,31 @@ def reconciled(result: str) -> None:
     )
 
 
+def _failed(otel: _Instruments, span: Any, exc: BaseException) -> None:
+    """Mark a parent span failed with the exception's class only (messages may hold data)."""
+    span.set_attribute("error.type", type(exc).__name__)
+    span.set_attribute("kasha.outcome", outcome_of(exc))
+    if not isinstance(exc, DeclinedError):
+        span.set_status(otel.trace.Status(otel.trace.StatusCode.ERROR, type(exc).__name__))
+
+
 @contextmanager
 def step(name: str, transaction_id: str | None = None) -> Iterator[None]:
     """A flow step (``PayoutFlow.create`` …): the parent span of the calls it makes."""
     otel = _instruments()
-    if otel is None:
+    if otel is None or not otel.tracing:
         yield
         return
     attributes = {"kasha.step": name}
     if transaction_id:
         attributes["kasha.transaction_id"] = transaction_id
     with otel.tracer.start_as_current_span(
-        name, attributes=attributes, record_exception=False
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as span:
         try:
             yield
-        except KashaError as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            span.set_attribute("kasha.outcome", outcome_of(exc))
+        except BaseException as exc:
+            _failed(otel, span, exc)
             raise
 
 
@@ -276,15 +338,22 @@ def step(name: str, transaction_id: str | None = None) -> Iterator[None]:
 def batch_item(index: int) -> Iterator[None]:
     """One batch item's span (its flow's steps nest in it) while it counts as in flight."""
     otel = _instruments()
-    if otel is None:
+    if otel is None or not (otel.tracing or otel.metering):
         yield
         return
     otel.in_flight.add(1)
     try:
         with otel.tracer.start_as_current_span(
-            "kasha.batch.item", attributes={"kasha.batch.item_index": index}, record_exception=False
-        ):
-            yield
+            "kasha.batch.item",
+            attributes={"kasha.batch.item_index": index},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                yield
+            except BaseException as exc:
+                _failed(otel, span, exc)
+                raise
     finally:
         otel.in_flight.add(-1)
 
