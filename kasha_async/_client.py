@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import attrs
 
-from . import _convert, _redact
+from . import _convert, _redact, _telemetry
 from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
@@ -457,16 +457,20 @@ class KashaClient:
 
         async def attempt() -> T:
             raw = await send(method, path, body, timeout=timeout, content_type=content_type)
+            _telemetry.answered(raw.status)
             return _decode(raw, result, scrub, merchant_reference)
 
-        return await self._runner.run(
-            operation,
-            attempt,
-            max_retries=self._max_retries,
-            deadline=timeout.total,
-            reconcile=reconcile,
-            transaction_id=transaction_id,
-        )
+        with _telemetry.call(operation, method, self._transport.host):
+            answer = await self._runner.run(
+                operation,
+                attempt,
+                max_retries=self._max_retries,
+                deadline=timeout.total,
+                reconcile=reconcile,
+                transaction_id=transaction_id,
+            )
+            _telemetry.succeeded(answer)
+            return answer
 
     async def _submit(
         self, operation: str, req: SubmitRequest, transaction_id: str | None

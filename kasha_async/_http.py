@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import aiohttp
 import attrs
+import yarl
 from multidict import CIMultiDict
 
 from ._constants import (
@@ -121,6 +122,7 @@ class Transport:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.host = yarl.URL(self.base_url).host or ""
         self._signature_key = signature_key.encode() if signature_key else None
         self._session = session
         self._owns_session = session is None

@@ -46,6 +46,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from . import _telemetry
 from ._codes import KashaErrorCode
 from ._constants import (
     RETRY_AFTER_CAP,
@@ -402,16 +403,20 @@ class _Call(Generic[T]):
         self.runner.stats.reconciliations += 1
         logger.info("reconciling %s by transaction lookup", self.operation)
         try:
-            return await self.reconcile(tx_id)
+            landed = await self.reconcile(tx_id)
         except (DeclinedError, AnswerMismatchError) as exc:
             self.final = exc  # a definite decline, or a transaction that is not what was sent
             if isinstance(exc, AnswerMismatchError):
                 self.runner.stats.outcomes_unknown += 1
+            _telemetry.reconciled("declined" if isinstance(exc, DeclinedError) else "mismatch")
             raise
         except KashaError as exc:
+            _telemetry.reconciled("failed")
             # The lookup's own verdict (an ERROR status, a raced session) keeps its words.
             why = exc.message if type(exc) is OutcomeUnknownError else type(exc).__name__
             raise self._unknown(f"lookup failed: {why}", cause) from exc
+        _telemetry.reconciled("not_landed" if landed is None else "landed")
+        return landed
 
     def _unknown(self, why: str, cause: KashaError) -> OutcomeUnknownError:
         """The final error: unknown, carrying everything the cause knew."""
@@ -437,6 +442,7 @@ class _Call(Generic[T]):
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        _telemetry.retrying(exc, state.upcoming_sleep)
         logger.info(
             "retrying %s after attempt %d: %s",
             self.operation,

@@ -259,7 +259,7 @@ class SandboxState:
     ) -> None:
         kind = FlowKind(tx.kind)
         current, target = state_for_status(tx.status, kind), state_for_status(status, kind)
-        if current is not None and target is not None and is_older(current, target):
+        if current is not None and target is not None and is_older(target, current):
             # The SDK's own status ranks: a transaction never moves back in its life cycle.
             raise SandboxError(409, 409, f"{tx.kind} is {tx.status.value}, not {status.value}.")
         tx.status = status

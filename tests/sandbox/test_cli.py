@@ -150,6 +150,7 @@ def test_busy_port_prints_one_line_suggesting_port_0_and_exits_2() -> None:
     )
 
 
+@pytest.mark.filterwarnings("ignore:Kasha sandbox bound to:UserWarning")  # warned before the bind
 def test_unbindable_host_prints_one_line_naming_host_and_exits_2() -> None:
     """serve on an address this machine does not have: exit 2 and one line saying check --host."""
     result = CliRunner().invoke(main, ["sandbox", "serve", "--host", "203.0.113.7", "--port", "0"])

@@ -66,7 +66,7 @@ async def test_a_wildcard_bind_warns_and_locks_the_control_routes() -> None:
             async with http.get(f"{url}/_sandbox/ledger", headers=right) as resp:
                 assert resp.status == 200
             async with http.get(f"{url}/_sandbox/3ds/some-transaction") as resp:
-                assert resp.status == 200  # a page the customer's browser opens, keyless
+                assert resp.status == 404  # a page the customer's browser opens: keyless, not 401
     finally:
         await sandbox.stop()
 

@@ -74,12 +74,23 @@ async def test_trailing_zeros_of_a_json_number_amount_are_kept(api: Api) -> None
     assert str(tx.amount) == "130.00"
 
 
-async def test_an_amount_beyond_float_precision_keeps_its_value(api: Api) -> None:
-    """``90071992547409.93`` (above 2^53 minor units) is recorded to the last digit."""
-    raw = await _recorded_amount(api, "90071992547409.93")
-    assert b'"paymentAmount":90071992547409.93,' in raw
+async def test_the_largest_amount_the_sdk_sends_keeps_every_digit(api: Api) -> None:
+    """``9999999999999.99`` (15 significant digits, the bound) is recorded to the last digit."""
+    raw = await _recorded_amount(api, "9999999999999.99")
+    assert b'"paymentAmount":9999999999999.99,' in raw
     tx = next(iter(api.sandbox.state.transactions.values()))
-    assert tx.amount == Decimal("90071992547409.93")
+    assert tx.amount == Decimal("9999999999999.99")
+
+
+async def test_an_amount_above_the_bound_is_refused_not_rounded(api: Api) -> None:
+    """``90071992547409.93`` (above 2^53 minor units) is refused with 1009, never rounded."""
+    body = orjson.dumps({**initiate_body(), "amount": "AMOUNT"}).replace(
+        b'"AMOUNT"', b"90071992547409.93"
+    )
+    status, raw = await _raw_post(api, "/v2/payment-options", body)
+    assert status == 400
+    assert orjson.loads(raw)["errors"]["code"] == "1009"
+    assert api.sandbox.state.transactions == {}
 
 
 async def test_nan_and_infinity_are_not_json(api: Api) -> None:
