@@ -295,12 +295,13 @@ class _Call(Generic[T]):
     async def run(self, max_retries: int) -> T:
         """Attempt 1 bare; only its failure builds tenacity's retry loop.
 
-        Measured with ``python -m benchmarks.overhead`` (stubbed transport, thread
-        CPU): running every call inside ``AsyncRetrying`` costs ~40 us per call, a
-        payout flow of four calls 284 -> ~450 us of SDK CPU (+60 %, far above the 5 %
-        this fast path must be worth to stay). So attempt 1 runs here, and its failure
-        is replayed into tenacity as tenacity's attempt 1: predicates, waits, logs and
-        stop see the same sequence as if tenacity had run it.
+        The one fast path, kept because ``python -m benchmarks.overhead`` (stubbed
+        transport, thread CPU, best of 25) shows it is worth far more than 5 % of a
+        flow: with every call inside ``AsyncRetrying`` a payout flow took 388-455 us
+        of SDK CPU against 207-267 us with it (and 1151 against 635 Python calls per
+        flow under cProfile, a load-independent count). Attempt 1's failure is
+        replayed into tenacity as tenacity's attempt 1, so predicates, waits, logs
+        and stop see the same sequence as if tenacity had run it.
         """
         try:
             return await self._send()
