@@ -38,7 +38,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from ._errors import (
@@ -228,6 +228,7 @@ class _NoCall:
 
 
 _NO_CALL = _NoCall()
+_NO_SPAN = nullcontext()
 
 
 def call(operation: str, method: str, host: str) -> _CallSpan | _NoCall:
@@ -314,16 +315,27 @@ def _failed(otel: _Instruments, span: Any, exc: BaseException) -> None:
         span.set_status(otel.trace.Status(otel.trace.StatusCode.ERROR, type(exc).__name__))
 
 
-@contextmanager
-def step(name: str, transaction_id: str | None = None) -> Iterator[None]:
+def step(name: str, transaction_id: str | None = None) -> AbstractContextManager[None]:
     """A flow step (``PayoutFlow.create`` …): the parent span of the calls it makes."""
-    otel = _instruments()
+    otel = _otel if _checked else _instruments()
     if otel is None or not otel.tracing:
-        yield
-        return
+        return _NO_SPAN
     attributes = {"kasha.step": name}
     if transaction_id:
         attributes["kasha.transaction_id"] = transaction_id
+    return _parent_span(otel, name, attributes)
+
+
+def batch_item(index: int) -> AbstractContextManager[None]:
+    """One batch item's span (its flow's steps nest in it) while it counts as in flight."""
+    otel = _otel if _checked else _instruments()
+    if otel is None or not (otel.tracing or otel.metering):
+        return _NO_SPAN
+    return _item_span(otel, index)
+
+
+@contextmanager
+def _parent_span(otel: _Instruments, name: str, attributes: dict[str, Any]) -> Iterator[None]:
     with otel.tracer.start_as_current_span(
         name, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as span:
@@ -335,25 +347,11 @@ def step(name: str, transaction_id: str | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def batch_item(index: int) -> Iterator[None]:
-    """One batch item's span (its flow's steps nest in it) while it counts as in flight."""
-    otel = _instruments()
-    if otel is None or not (otel.tracing or otel.metering):
-        yield
-        return
+def _item_span(otel: _Instruments, index: int) -> Iterator[None]:
     otel.in_flight.add(1)
     try:
-        with otel.tracer.start_as_current_span(
-            "kasha.batch.item",
-            attributes={"kasha.batch.item_index": index},
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                yield
-            except BaseException as exc:
-                _failed(otel, span, exc)
-                raise
+        with _parent_span(otel, "kasha.batch.item", {"kasha.batch.item_index": index}):
+            yield
     finally:
         otel.in_flight.add(-1)
 

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
+from .. import _telemetry
 from .._errors import InputMismatchError, LeaseLostError
 from ._items import PayoutItem
 from ._journal import ClaimingJournal, Journal, JournalRecord
@@ -138,7 +139,17 @@ class InputPool:
             self.tracker.item_done(status_of(payout.record))
 
     async def process(self, payout: Payout) -> bool:
-        """Step the item until it is final, held, stopped, or out of attempts (then True)."""
+        """Step the item until it is final, held, stopped, or out of attempts (then True).
+
+        The item is one trace span (its flow's steps nest in it), counted by the
+        status it stands at when this run is done with it.
+        """
+        with _telemetry.batch_item(payout.record.seq):
+            gave_up = await self._steps_until_done(payout)
+            _telemetry.batch_item_finished(status_of(payout.record).value)
+        return gave_up
+
+    async def _steps_until_done(self, payout: Payout) -> bool:
         failures = 0
         while not payout.record.state.is_final and not self.stop.is_set():
             try:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import attrs
 
+from .. import _telemetry
 from .._client import KashaClient
 from .._constants import SESSION_LIFETIME_SECONDS
 from .._errors import (
@@ -140,7 +141,8 @@ class BaseFlow(ObservedFlow, Generic[R]):
         zero-argument callable returning an aware UTC datetime; ``safety_margin``
         (seconds) refuses a send that would arrive too close to expiry.
         """
-        return await cls._open(kasha, request, fields, clock, safety_margin, cashier=False)
+        with _telemetry.step(f"{cls.__name__}.start"):
+            return await cls._open(kasha, request, fields, clock, safety_margin, cashier=False)
 
     @classmethod
     async def cashier_link(
@@ -160,7 +162,8 @@ class BaseFlow(ObservedFlow, Generic[R]):
         A payout the cashier created shows up PENDING_APPROVAL (``refresh``/``feed``),
         then ``approve``/``decline`` apply.
         """
-        return await cls._open(kasha, request, fields, clock, safety_margin, cashier=True)
+        with _telemetry.step(f"{cls.__name__}.cashier_link"):
+            return await cls._open(kasha, request, fields, clock, safety_margin, cashier=True)
 
     @classmethod
     async def _open(
@@ -294,10 +297,11 @@ class BaseFlow(ObservedFlow, Generic[R]):
         if running is None:
             self._busy = step
         try:
-            if running is None and self._needs_recheck:
-                await self._fetch()
-            self._guard(step, running)
-            yield
+            with _telemetry.step(f"{type(self).__name__}.{step}", self._transaction_id):
+                if running is None and self._needs_recheck:
+                    await self._fetch()
+                self._guard(step, running)
+                yield
         except SessionGoneError as exc:
             if step not in SESSION_STEPS:
                 raise

@@ -20,6 +20,7 @@ from typing import ClassVar, TypeVar
 
 import attrs
 
+from .. import _telemetry
 from .._client import KashaClient
 from .._codes import TransactionStatus
 from .._errors import AnswerMismatchError, IllegalTransitionError, OutcomeUnknownError
@@ -227,14 +228,15 @@ class ObservedFlow:
         if self._final is None:
             self._final = asyncio.Event()
         try:
-            async with asyncio.timeout(timeout):
-                tx = await poll(
-                    self._fetch_unless_final,
-                    lambda _: self._state.is_terminal,
-                    interval=poll_interval,
-                    max_interval=max_poll_interval,
-                    wake=self._final,
-                )
+            with _telemetry.step(f"{type(self).__name__}.wait_final", self._transaction_id):
+                async with asyncio.timeout(timeout):
+                    tx = await poll(
+                        self._fetch_unless_final,
+                        lambda _: self._state.is_terminal,
+                        interval=poll_interval,
+                        max_interval=max_poll_interval,
+                        wake=self._final,
+                    )
         except TimeoutError:
             raise TimeoutError(
                 f"wait_final(): transaction {self._transaction_id} still {self._state} "
