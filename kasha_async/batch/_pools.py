@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
 from .. import _telemetry
 from .._errors import InputMismatchError, LeaseLostError
+from .._timing import backoff
 from ._items import PayoutItem
 from ._journal import ClaimingJournal, Journal, JournalRecord
 from ._progress import ProgressTracker
@@ -32,9 +32,8 @@ _Queue = asyncio.Queue[Payout | None]
 Feed = Callable[[_Queue], Awaitable[None]]
 
 
-def backoff(base: float, failures: int) -> float:
-    """Seconds to wait after ``failures`` undecided tries (jittered, capped at 10 s)."""
-    return random.uniform(0.5, 1.0) * min(10.0, base * 2.0 ** (failures - 1))
+#: The longest wait between two undecided tries of one item.
+_MAX_ITEM_DELAY = 10.0
 
 
 def planned(item: PayoutItem, seq: int) -> JournalRecord:
@@ -158,7 +157,9 @@ class InputPool:
                 payout.record, failures = retry.record, failures + 1
                 if failures >= self.options.max_attempts:
                     return True
-                await asyncio.sleep(backoff(self.options.retry_delay, failures))
+                await asyncio.sleep(
+                    backoff(failures, base=self.options.retry_delay, cap=_MAX_ITEM_DELAY)
+                )
                 continue
             if not more:
                 break

@@ -19,8 +19,12 @@ import aiohttp
 import attrs
 
 from .._signing import sign
+from .._timing import backoff
 from ._wire import dumps
 from .state import TransactionRecord
+
+#: The longest wait between two delivery attempts of one webhook.
+_MAX_DELAY = 60.0
 
 
 @attrs.frozen(kw_only=True)
@@ -118,7 +122,9 @@ class WebhookDispatcher:
             if http_status is not None and 200 <= http_status < 300:
                 break
             if attempt < self.max_attempts:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+                await asyncio.sleep(
+                    backoff(attempt, base=self.backoff, cap=_MAX_DELAY, jitter=False)
+                )
         if self._tails.get(tx_id) is asyncio.current_task():
             del self._tails[tx_id]
 
