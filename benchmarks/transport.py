@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
-from kasha_async._http import DEFAULT_TIMEOUT, Transport
+from kasha_async import _http
+from kasha_async._http import DEFAULT_TIMEOUT
 
 from . import server
 from .contenders import API_KEY, naive_session, tuned_session, tuned_url
@@ -29,14 +36,40 @@ _PAYLOAD = json.loads(_BODY)
 Send = Callable[[int], Awaitable[None]]
 
 
-def _transport_sender(base_url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
-    transport = Transport(base_url=base_url, api_key=API_KEY, signature_key=None)
+Sender = Callable[[str], tuple[Send, Callable[[], Awaitable[None]]]]
 
-    async def send(i: int) -> None:
-        answer = await transport.send("POST", _PATHS[i % 4], _BODY, timeout=DEFAULT_TIMEOUT)
-        json.loads(answer.body)
 
-    return send, transport.close
+def _transport_sender(module: Any) -> Sender:
+    def make(base_url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
+        transport = module.Transport(base_url=base_url, api_key=API_KEY, signature_key=None)
+
+        async def send(i: int) -> None:
+            answer = await transport.send("POST", _PATHS[i % 4], _BODY, timeout=DEFAULT_TIMEOUT)
+            json.loads(answer.body)
+
+        return send, transport.close
+
+    return make
+
+
+def _module_at(ref: str) -> Any:
+    """``kasha_async/_http.py`` as it was at git ``ref``, loaded beside today's."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:kasha_async/_http.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "_http_baseline.py"
+    path.write_text(source)
+    name = "kasha_async._http_baseline"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _naive_sender(base_url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
@@ -60,7 +93,11 @@ def _tuned_sender(base_url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
     return send, session.close
 
 
-SENDERS = {"naive": _naive_sender, "tuned": _tuned_sender, "transport": _transport_sender}
+SENDERS: dict[str, Sender] = {
+    "naive": _naive_sender,
+    "tuned": _tuned_sender,
+    "transport": _transport_sender(_http),
+}
 
 
 async def _cpu_us_per_request(send: Send, requests: int, concurrency: int) -> float:
@@ -77,10 +114,12 @@ async def _cpu_us_per_request(send: Send, requests: int, concurrency: int) -> fl
     return (time.process_time() - started) / requests * 1e6
 
 
-async def measure(port: int, requests: int, repeats: int, concurrency: int) -> dict[str, float]:
+async def measure(
+    port: int, requests: int, repeats: int, concurrency: int, senders_by_name: dict[str, Sender]
+) -> dict[str, float]:
     """Best CPU µs per request for each sender, interleaved repeats."""
     base_url = f"http://127.0.0.1:{port}"
-    senders = {name: make(base_url) for name, make in SENDERS.items()}
+    senders = {name: make(base_url) for name, make in senders_by_name.items()}
     best = dict.fromkeys(senders, float("inf"))
     try:
         for name, (send, _) in senders.items():  # warm-up: connections and caches
@@ -97,15 +136,19 @@ async def measure(port: int, requests: int, repeats: int, concurrency: int) -> d
 def main() -> None:
     """Print CPU µs per request: naive aiohttp, tuned aiohttp, the SDK's transport."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.transport")
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=12)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--baseline", metavar="GIT_REF", help="also run _http.py as at GIT_REF")
     args = parser.parse_args()
+    senders = dict(SENDERS)
+    if args.baseline:
+        senders[f"@{args.baseline}"] = _transport_sender(_module_at(args.baseline))
     server.raise_fd_limit()
     proc, port = server.start(cpu=0)
     try:
         server.pin_to_cpu(1)
-        best = asyncio.run(measure(port, args.requests, args.repeats, args.concurrency))
+        best = asyncio.run(measure(port, args.requests, args.repeats, args.concurrency, senders))
     finally:
         server.stop(proc)
     for name, us in best.items():

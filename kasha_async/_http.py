@@ -169,8 +169,11 @@ class Transport:
                 limit_per_host=DEFAULT_POOL_SIZE_PER_HOST,
                 ttl_dns_cache=300,
             )
+            # A payment API sets no cookie the SDK needs: the default jar only costs CPU.
             self._session = aiohttp.ClientSession(
-                connector=connector, skip_auto_headers=("Content-Type",)
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("Content-Type",),
             )
         return self._session
 
