@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import aiohttp
 import attrs
 from multidict import CIMultiDict
+from yarl import URL
 
 from ._constants import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -35,6 +36,7 @@ from ._errors import (
     ResponseFormatError,
     redact_bytes,
 )
+from ._operations import ROUTES
 from ._signing import sign
 from ._version import __version__
 
@@ -107,6 +109,21 @@ def translate_client_error(exc: BaseException, *, method: str, path: str) -> Kas
     return ConnectionLostError(f"{where}: connection lost ({type(exc).__name__})")
 
 
+def _fixed_urls(base_url: str) -> dict[str, URL]:
+    """Every fixed route's URL parsed once (aiohttp parses a string URL on each request).
+
+    Paths with fields (``/v2/transactions/{id}``) stay strings, joined per call.
+    """
+    urls: dict[str, URL] = {}
+    for _, path in ROUTES.values():
+        if "{" not in path:
+            try:
+                urls[path] = URL(base_url + path)
+            except ValueError:  # left to aiohttp, which names it InvalidURL per request
+                pass
+    return urls
+
+
 class Transport:
     """Sends single requests on one shared, lazily created ``aiohttp.ClientSession``."""
 
@@ -138,6 +155,7 @@ class Transport:
             if secret and len(secret) >= 8
         )
         self._header_cache: dict[str | None, CIMultiDict[str]] = {}
+        self._urls = _fixed_urls(self.base_url)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -227,7 +245,7 @@ class Transport:
         try:
             async with session.request(
                 method,
-                self.base_url + path,
+                self._urls.get(path) or self.base_url + path,
                 data=body if method != "GET" else None,
                 headers=headers,
                 allow_redirects=False,
