@@ -65,7 +65,8 @@ def _module_at(ref: str) -> Any:
     path.write_text(source)
     name = "kasha_async._http_baseline"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -122,7 +123,7 @@ async def measure(
     senders = {name: make(base_url) for name, make in senders_by_name.items()}
     best = dict.fromkeys(senders, float("inf"))
     try:
-        for name, (send, _) in senders.items():  # warm-up: connections and caches
+        for send, _ in senders.values():  # warm-up: connections and caches
             await _cpu_us_per_request(send, requests // 2, concurrency)
         for _ in range(repeats):
             for name, (send, _) in senders.items():

@@ -9,6 +9,8 @@ reconciliation and parsing live above it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -91,22 +93,61 @@ def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
-def translate_client_error(exc: BaseException, *, method: str, path: str) -> KashaError:
+def translate_client_error(
+    exc: BaseException, *, method: str, path: str, address: str = ""
+) -> KashaError:
     """Map an aiohttp or timeout exception to the tree, splitting *not sent* from *unknown*.
 
-    Connect failures (DNS, refused, connect timeout) happen before a byte of the
+    Connect failures (DNS, refused, TLS, connect timeout) happen before a byte of the
     request leaves: :class:`RequestNotSentError`. Anything later (reset, read
-    timeout, truncated body, server disconnect) may have been processed:
-    :class:`ConnectionLostError`, an :class:`OutcomeUnknownError`.
+    timeout, truncated body, server disconnect, a malformed answer) may have been
+    processed: :class:`ConnectionLostError`, an :class:`OutcomeUnknownError`. The
+    message names ``address`` (``host:port``) and the reason. It is built from
+    ``exc``'s type and attributes only, never its text: aiohttp's exceptions hold
+    the request's headers, the API key among them.
     """
     where = f"{method} {path}"
+    to = f" to {address}" if address else ""
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return RequestNotSentError(f"{where}: could not connect ({type(exc).__name__})")
+        return RequestNotSentError(f"{where}: could not connect{to} ({_connect_reason(exc)})")
     if isinstance(exc, aiohttp.InvalidURL):
         return ConfigError(f"{where}: invalid URL")
     if isinstance(exc, TimeoutError):
-        return ConnectionLostError(f"{where}: timed out waiting for the answer")
-    return ConnectionLostError(f"{where}: connection lost ({type(exc).__name__})")
+        return ConnectionLostError(f"{where}: timed out waiting for the answer{_from(address)}")
+    return ConnectionLostError(f"{where}: connection{to} lost ({type(exc).__name__})")
+
+
+def _from(address: str) -> str:
+    return f" from {address}" if address else ""
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """Why a connection could not be opened, in a few words."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect timeout"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "DNS lookup failed"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "TLS certificate rejected"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(os_error, TimeoutError):
+        return "connect timeout"
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror.lower()
+    return type(exc).__name__
+
+
+def _address(base_url: str) -> str:
+    """``host:port`` of ``base_url``, for error messages ("" if it does not parse)."""
+    try:
+        url = URL(base_url)
+    except ValueError:
+        return ""
+    return f"{url.host}:{url.port}" if url.host else ""
 
 
 def _fixed_urls(base_url: str) -> dict[str, URL]:
@@ -117,10 +158,9 @@ def _fixed_urls(base_url: str) -> dict[str, URL]:
     urls: dict[str, URL] = {}
     for _, path in ROUTES.values():
         if "{" not in path:
-            try:
+            # A URL that does not parse is left to aiohttp, which names it InvalidURL.
+            with contextlib.suppress(ValueError):
                 urls[path] = URL(base_url + path)
-            except ValueError:  # left to aiohttp, which names it InvalidURL per request
-                pass
     return urls
 
 
@@ -156,6 +196,7 @@ class Transport:
         )
         self._header_cache: dict[str | None, CIMultiDict[str]] = {}
         self._urls = _fixed_urls(self.base_url)
+        self._address = _address(self.base_url)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -242,6 +283,7 @@ class Transport:
             headers = self.headers_for(body, content_type)
         client_timeout = _client_timeout(timeout.connect, timeout.read)
         started = time.perf_counter()
+        error: KashaError | None = None
         try:
             async with session.request(
                 method,
@@ -254,7 +296,20 @@ class Transport:
                 raw = await self._read(response, method, path)
                 answer = RawResponse(response.status, response.headers, raw)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise translate_client_error(exc, method=method, path=path) from exc
+            error = translate_client_error(exc, method=method, path=path, address=self._address)
+        except asyncio.CancelledError:
+            # close() cancels the calls still queued for a pooled connection; their
+            # own task was not cancelled (cancelling() == 0), and nothing was sent.
+            task = asyncio.current_task()
+            if not self._closed or task is None or task.cancelling():
+                raise
+            error = RequestNotSentError(
+                f"{method} {path}: the client was closed while the request waited for a connection"
+            )
+        if error is not None:
+            # Raised here, outside the except: aiohttp's exception holds the request's
+            # headers (x-api-key, x-signature) and must not be its __context__.
+            raise error
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.1f ms",
