@@ -25,6 +25,7 @@ import click
 
 from .._client import KashaClient
 from .._errors import InputFileError, KashaError
+from .._loop import run as run_loop
 from ._items import PayoutFile, load_items
 from ._journal import ApproveMode, Journal, SQLiteJournal
 from ._postgres import PostgresJournal, is_postgres_dsn
@@ -284,7 +285,7 @@ def _run(
     pool: int,
 ) -> Report:
     try:
-        return asyncio.run(_with_client(work, base_url, api_key, pool))
+        return run_loop(_with_client(work, base_url, api_key, pool))
     except KashaError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED)
