@@ -415,8 +415,9 @@ async def test_hostile_answers_chain_no_request_headers(answer: bytes) -> None:
     assert sign(_SIGNATURE_KEY.encode(), b'{"sessionId":"s","paymentOptionId":"po"}') not in text
 
 
-async def test_closing_the_client_ends_queued_calls_as_not_sent() -> None:
-    """Calls waiting for a pooled connection when the client closes get RequestNotSentError."""
+@contextlib.asynccontextmanager
+async def stalling_server() -> AsyncIterator[str]:
+    """A server whose transaction lookups stall until the block ends (at most 5 s)."""
     release = asyncio.Event()
 
     async def stall(request: web.Request) -> web.Response:
@@ -425,12 +426,20 @@ async def test_closing_the_client_ends_queued_calls_as_not_sent() -> None:
         return web.Response(body=sample_bytes("transaction"))
 
     async with serve({("GET", "/v2/transactions/{id}"): stall}) as url:
+        try:
+            yield url
+        finally:
+            release.set()
+
+
+async def test_closing_the_client_ends_queued_calls_as_not_sent() -> None:
+    """Calls waiting for a pooled connection when the client closes get RequestNotSentError."""
+    async with stalling_server() as url:
         kasha = client_for(url, pool_size=1)
         calls = [asyncio.create_task(kasha.transactions.get(f"tx-{i}")) for i in range(3)]
         await asyncio.sleep(0.2)  # one call holds the only connection, two wait for it
         await kasha.close()
         outcomes = await asyncio.gather(*calls, return_exceptions=True)
-        release.set()
     assert [type(o) for o in outcomes] == [
         ConnectionLostError,
         RequestNotSentError,
@@ -441,33 +450,18 @@ async def test_closing_the_client_ends_queued_calls_as_not_sent() -> None:
 
 async def test_closing_with_retries_on_still_raises_a_kasha_error() -> None:
     """With retries on, a call queued at close ends in a KashaError, never CancelledError."""
-    release = asyncio.Event()
-
-    async def stall(request: web.Request) -> web.Response:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(release.wait(), 5)
-        return web.Response(body=sample_bytes("transaction"))
-
-    async with serve({("GET", "/v2/transactions/{id}"): stall}) as url:
+    async with stalling_server() as url:
         kasha = KashaClient(api_key="k", base_url=url, pool_size=1)
         calls = [asyncio.create_task(kasha.transactions.get(f"tx-{i}")) for i in range(2)]
         await asyncio.sleep(0.2)
         await kasha.close()
         outcomes = await asyncio.gather(*calls, return_exceptions=True)
-        release.set()
     assert all(isinstance(o, KashaError) for o in outcomes), outcomes
 
 
 async def test_a_cancelled_call_on_a_closed_client_stays_cancelled() -> None:
     """A task the caller cancels still gets CancelledError, even if the client closed meanwhile."""
-    release = asyncio.Event()
-
-    async def stall(request: web.Request) -> web.Response:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(release.wait(), 5)
-        return web.Response(body=sample_bytes("transaction"))
-
-    async with serve({("GET", "/v2/transactions/{id}"): stall}) as url:
+    async with stalling_server() as url:
         kasha = client_for(url, pool_size=1)
         first = asyncio.create_task(kasha.transactions.get("tx-1"))
         queued = asyncio.create_task(kasha.transactions.get("tx-2"))
@@ -475,5 +469,4 @@ async def test_a_cancelled_call_on_a_closed_client_stays_cancelled() -> None:
         queued.cancel()
         await kasha.close()
         outcomes = await asyncio.gather(first, queued, return_exceptions=True)
-        release.set()
     assert isinstance(outcomes[1], asyncio.CancelledError)
