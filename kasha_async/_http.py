@@ -243,26 +243,19 @@ class Transport:
             await self._session.close()
         self._session = None
 
-    def _unsigned_headers(self, content_type: str | None) -> CIMultiDict[str]:
-        # Without signing the headers depend only on the content type: build them once,
-        # already a CIMultiDict so aiohttp does not convert them again (~1 us a request).
-        headers = self._header_cache.get(content_type)
-        if headers is None and content_type is not None and "boundary=" in content_type:
-            # Each multipart body has its own boundary: caching them would grow forever.
-            return CIMultiDict(self.headers_for(b"", content_type))
-        if headers is None:
-            headers = self._header_cache[content_type] = CIMultiDict(
-                self.headers_for(b"", content_type)
-            )
-        return headers
+    def _prepared_headers(self, content_type: str | None) -> CIMultiDict[str]:
+        """Key, User-Agent, Accept and content type, built once per content type.
 
-    def headers_for(self, body: bytes, content_type: str | None) -> dict[str, str]:
-        """The headers of one request: key, signature over the exact body, content type."""
-        headers = dict(self._headers)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        if self._signature_key is not None:
-            headers["x-signature"] = sign(self._signature_key, body)
+        Already a ``CIMultiDict``, so aiohttp does not convert them on every request.
+        A multipart type carries a one-off boundary, so it is not kept.
+        """
+        headers = self._header_cache.get(content_type)
+        if headers is None:
+            headers = CIMultiDict(self._headers)
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            if content_type is None or "boundary=" not in content_type:
+                self._header_cache[content_type] = headers
         return headers
 
     async def send(
@@ -277,10 +270,11 @@ class Transport:
         """Send one request and read the whole answer, or raise a translated error."""
         session = self._get_session()
         content_type = content_type if method != "GET" else None
-        if self._signature_key is None:
-            headers: Mapping[str, str] = self._unsigned_headers(content_type)
-        else:
-            headers = self.headers_for(body, content_type)
+        headers = self._prepared_headers(content_type)
+        if self._signature_key is not None:
+            # The signature covers this body's exact bytes: the one header made per request.
+            headers = headers.copy()
+            headers["x-signature"] = sign(self._signature_key, body)
         client_timeout = _client_timeout(timeout.connect, timeout.read)
         started = time.perf_counter()
         error: KashaError | None = None
