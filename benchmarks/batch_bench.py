@@ -61,16 +61,18 @@ async def _one(base_url: str, journal: Journal, items: list[PayoutItem], concurr
 
 
 async def _bench(
-    base_url: str, count: int, concurrency: int, rounds: int
+    base_url: str, count: int, concurrency: int, rounds: int, tag: str = ""
 ) -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {"memory": [], "sqlite": []}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(rounds):
-            mem = await _one(base_url, MemoryJournal(), make_items(count, f"m{n}"), concurrency)
+            mem = await _one(
+                base_url, MemoryJournal(), make_items(count, f"{tag}m{n}"), concurrency
+            )
             rates["memory"].append(mem)
             sql = SQLiteJournal(Path(tmp) / f"j{n}.db")
             rates["sqlite"].append(
-                await _one(base_url, sql, make_items(count, f"s{n}"), concurrency)
+                await _one(base_url, sql, make_items(count, f"{tag}s{n}"), concurrency)
             )
     return rates
 
@@ -98,13 +100,18 @@ def main() -> None:
         print("uvloop is not installed (pip install 'kasha-async[speed]'): asyncio only")
     proc, base_url = serve_sandbox()
     results: dict[str, Any] = {"items": count, "concurrency": concurrency, "loops": {}}
+    rates: dict[str, dict[str, list[float]]] = {name: {} for name in loops}
     try:
-        for name, factory in loops.items():
-            with asyncio.Runner(loop_factory=factory) as runner:
-                rates = runner.run(_bench(base_url, count, concurrency, rounds=rounds))
-            best = {journal: max(values) for journal, values in rates.items()}
+        for n in range(rounds):  # interleaved: asyncio, uvloop, asyncio, uvloop, ...
+            for name, factory in loops.items():
+                with asyncio.Runner(loop_factory=factory) as runner:
+                    one = runner.run(_bench(base_url, count, concurrency, 1, f"{name}{n}"))
+                for journal, values in one.items():
+                    rates[name].setdefault(journal, []).extend(values)
+        for name, by_journal in rates.items():
+            best = {journal: max(values) for journal, values in by_journal.items()}
             results["loops"][name] = {
-                "rates": rates,
+                "rates": by_journal,
                 "best": best,
                 "journal_ratio": best["sqlite"] / best["memory"],
             }
