@@ -13,6 +13,7 @@ import pstats
 from pathlib import Path
 
 from . import server
+from .contenders import CONTENDERS
 from .run import _make, measure
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     """Run the profile and print the top of it."""
     global _stats_path
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
-    parser.add_argument("contender", choices=("raw", "client", "flows"))
+    parser.add_argument("contender", choices=tuple(CONTENDERS))
     parser.add_argument("workload", choices=("payout_flow", "payment_flow"))
     parser.add_argument("concurrency", type=int)
     parser.add_argument("--flows", type=int, default=2000)

@@ -35,10 +35,16 @@ HERE = Path(__file__).resolve().parent
 WORKLOADS = ("payout_flow", "payment_flow")
 REQUESTS_PER_FLOW = {"payout_flow": 4, "payment_flow": 3}
 CONCURRENCY = (1, 10, 100, 1000)
-#: Flows per measurement, about 1 s of raw aiohttp on the reference machine.
+#: Flows per measurement at most, about 1 s of raw aiohttp on a quiet reference machine;
+#: a measurement also stops starting flows after SECONDS (QUICK_SECONDS with --quick).
 FLOWS = {1: 500, 10: 1000, 100: 1200, 1000: 2000}
 QUICK_FLOWS = {1: 60, 10: 150, 100: 300, 1000: 1000}
+SECONDS = 1.2
+QUICK_SECONDS = 0.3
 MEMORY_CONCURRENCY = 1000
+#: The contenders in table order: naive raw aiohttp, tuned raw aiohttp, the client, the flows.
+NAMES = ("raw", "tuned", "client", "flows")
+MEMORY_NAMES = ("raw", "client", "flows")
 
 
 class _Discard(list[float]):
@@ -49,29 +55,44 @@ class _Discard(list[float]):
 
 
 async def measure(
-    flow: Flow, flows: int, concurrency: int, server_pid: int, latencies: list[float] | None = None
+    flow: Flow,
+    flows: int,
+    concurrency: int,
+    server_pid: int,
+    latencies: list[float] | None = None,
+    *,
+    seconds: float | None = None,
 ) -> dict[str, float]:
-    """Run ``flows`` flows with ``concurrency`` workers; throughput, latency and CPU figures."""
+    """Run ``flows`` flows (or as many as start within ``seconds``) with ``concurrency`` workers.
+
+    Throughput, latency and CPU figures. A time bound keeps ``make bench`` within its
+    five minutes however loaded the machine is: a loaded machine gives fewer flows.
+    """
     samples: list[float] = [] if latencies is None else latencies
     next_index = itertools.count().__next__
     remaining = flows
+    done = 0
 
     async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
+        nonlocal remaining, done
+        while remaining > 0 and time.perf_counter() < stop_at:
             remaining -= 1
             await flow(next_index(), samples)
+            done += 1
 
     gc.collect()
     server_cpu = server.cpu_seconds(server_pid)
     client_cpu = time.process_time()
     started = time.perf_counter()
+    stop_at = started + seconds if seconds is not None else float("inf")
     await asyncio.gather(*(worker() for _ in range(min(concurrency, flows))))
     elapsed = time.perf_counter() - started
+    flows = max(done, 1)
     client_cpu = time.process_time() - client_cpu
     server_cpu = server.cpu_seconds(server_pid) - server_cpu
     figures = {
         "flows_per_s": flows / elapsed,
+        "flows": flows,
         "server_cpu": server_cpu / elapsed,
         "client_cpu": client_cpu / elapsed,
         "client_cpu_us_per_flow": client_cpu / flows * 1e6,
@@ -97,6 +118,7 @@ async def run_matrix(
     flows_per_c: dict[int, int],
     concurrency: Sequence[int],
     workloads: Sequence[str],
+    seconds: float = SECONDS,
 ) -> dict[str, Any]:
     """Every workload x concurrency x contender, interleaved per round; medians per cell."""
     contenders: list[Contender] = [_make(name, base_url) for name in names]
@@ -107,12 +129,15 @@ async def run_matrix(
             for c in concurrency:
                 flows = flows_per_c[c]
                 for contender in contenders:  # warm-up: connections, caches, code paths
-                    await measure(getattr(contender, workload), max(c, flows // 4), c, server_pid)
+                    flow = getattr(contender, workload)
+                    await measure(flow, max(c, flows // 4), c, server_pid, seconds=seconds / 4)
                 runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
                 for _ in range(rounds):
                     for contender in contenders:
                         flow = getattr(contender, workload)
-                        runs[contender.name].append(await measure(flow, flows, c, server_pid))
+                        runs[contender.name].append(
+                            await measure(flow, flows, c, server_pid, seconds=seconds)
+                        )
                 results[workload][f"c{c}"] = _cell(runs, flows, rounds)
                 _progress(workload, c, results[workload][f"c{c}"])
     finally:
@@ -125,12 +150,13 @@ def _cell(runs: dict[str, list[dict[str, float]]], flows: int, rounds: int) -> d
     medians = {name: _median(samples) for name, samples in runs.items()}
     raw = medians["raw"]["flows_per_s"]
     cell: dict[str, Any] = {
-        name: (medians[name]["flows_per_s"] if name in medians else None)
-        for name in ("raw", "client", "flows")
+        name: (medians[name]["flows_per_s"] if name in medians else None) for name in NAMES
     }
+    tuned = cell["tuned"]
     for name in ("client", "flows"):
         cell[f"ratio_{name}"] = cell[name] / raw if cell[name] is not None else None
-    cell["flows_per_measurement"] = flows
+        cell[f"ratio_{name}_tuned"] = cell[name] / tuned if cell[name] and tuned else None
+    cell["max_flows_per_measurement"] = flows
     cell["rounds"] = rounds
     cell["detail"] = {
         name: {
@@ -147,8 +173,9 @@ def _make(name: str, base_url: str) -> Contender:
 
 
 def _progress(workload: str, c: int, cell: dict[str, Any]) -> None:
-    parts = [f"{name}={cell[name]:.0f}/s" for name in ("raw", "client", "flows") if cell[name]]
-    ratios = [f"{k}={cell[k]:.3f}" for k in ("ratio_client", "ratio_flows") if cell[k]]
+    parts = [f"{name}={cell[name]:.0f}/s" for name in NAMES if cell[name]]
+    keys = ("ratio_client", "ratio_flows", "ratio_client_tuned")
+    ratios = [f"{k}={cell[k]:.3f}" for k in keys if cell.get(k)]
     cpu = max(d["server_cpu"] for d in cell["detail"].values())
     print(
         f"  {workload:13} C={c:<5} {'  '.join(parts)}  {'  '.join(ratios)}  server_cpu<={cpu:.0%}",
@@ -179,8 +206,8 @@ async def memory_child(name: str, port: int, flows: int) -> dict[str, Any]:
     pid = os.getpid()  # the server's CPU is not measured here; any pid will do
     c = MEMORY_CONCURRENCY
     try:
-        for _ in range(2):  # warm-up: 1,000 connections, steady-state buffers
-            await measure(contender.payout_flow, flows, c, pid, _Discard())
+        # warm-up: 1,000 connections, steady-state buffers
+        await measure(contender.payout_flow, flows, c, pid, _Discard())
         gc.collect()
         before = _proc_status("VmRSS")
         _reset_peak_rss()
@@ -207,10 +234,13 @@ def run_memory(names: Sequence[str], port: int, flows: int) -> dict[str, Any]:
     for name in names:
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.run", "--memory-child", name, *child_args],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if out.returncode != 0:  # e.g. a timeout on a saturated machine: say so, keep the rest
+            print(f"memory child {name} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+            return {"error": f"{name}: {out.stderr.strip().splitlines()[-1:]}"}
         per[name] = json.loads(out.stdout)
     raw = per["raw"]["traced_bytes_per_flow"]
     sdk = per["client"]["traced_bytes_per_flow"]
@@ -259,40 +289,60 @@ def machine(pinned: bool) -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "packages": {name: metadata.version(name) for name in packages},
         "commit": commit,
+        "load": load(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def load() -> dict[str, Any]:
+    """How busy the machine was: load averages and the processes runnable right now."""
+    with open("/proc/loadavg") as loadavg:
+        one, five, fifteen, running, _ = loadavg.read().split()
+    return {
+        "loadavg_1_5_15": [float(one), float(five), float(fifteen)],
+        "runnable_tasks": int(running.split("/")[0]),
+        "cpus": os.cpu_count(),
     }
 
 
 def table(results: dict[str, Any]) -> str:
     """The README's table: flows/s, ratios, per-request latency, server CPU."""
     lines = [
-        "| workload | C | raw flows/s | client flows/s | client ÷ raw | flows flows/s | "
-        "flows ÷ raw | p50 / p99 ms raw | p50 / p99 ms client | server CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | C | raw flows/s | tuned flows/s | client flows/s | flows flows/s | "
+        "client ÷ raw | flows ÷ raw | client ÷ tuned | p50 / p99 ms raw | "
+        "p50 / p99 ms client | server CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for workload in WORKLOADS:
         for key, cell in results.get(workload, {}).items():
             detail = cell["detail"]
             lines.append(
                 f"| {workload.replace('_', ' ')} | {key[1:]} | {cell['raw']:.0f} | "
-                f"{cell['client']:.0f} | {cell['ratio_client']:.2f} | "
-                f"{_fmt(cell['flows'], '.0f')} | {_fmt(cell['ratio_flows'], '.2f')} | "
+                f"{_fmt(cell.get('tuned'), '.0f')} | {cell['client']:.0f} | "
+                f"{_fmt(cell['flows'], '.0f')} | {cell['ratio_client']:.2f} | "
+                f"{_fmt(cell['ratio_flows'], '.2f')} | "
+                f"{_fmt(cell.get('ratio_client_tuned'), '.2f')} | "
                 f"{_lat(detail['raw'])} | {_lat(detail['client'])} | "
                 f"{max(d['server_cpu'] for d in detail.values()):.0%} |"
             )
     memory = results.get("memory")
-    if memory:
+    if memory and "error" in memory:
+        lines += ["", f"memory not measured: {memory['error']}"]
+    elif memory:
         lines += [
             "",
-            "| memory at C=1,000 (payout flow) | raw | client | client ÷ raw |",
-            "|---|---:|---:|---:|",
+            "| memory at C=1,000 (payout flow) | raw | client | client ÷ raw | flows | "
+            "flows ÷ raw |",
+            "|---|---:|---:|---:|---:|---:|",
             f"| bytes per in-flight flow (tracemalloc) | {memory['raw_bytes_per_flow']} | "
-            f"{memory['sdk_bytes_per_flow']} | {memory['ratio_sdk']:.2f} |",
+            f"{memory['sdk_bytes_per_flow']} | {memory['ratio_sdk']:.2f} | "
+            f"{_fmt(memory['flows_bytes_per_flow'], '.0f')} | "
+            f"{_fmt(memory['ratio_flows'], '.2f')} |",
             f"| bytes per in-flight flow (RSS delta) | "
             f"{memory['detail']['raw']['rss_delta_per_flow']:.0f} | "
-            f"{memory['detail']['client']['rss_delta_per_flow']:.0f} | |",
+            f"{memory['detail']['client']['rss_delta_per_flow']:.0f} | | | |",
             f"| peak RSS, MiB | {memory['detail']['raw']['peak_rss_bytes'] / 2**20:.1f} | "
-            f"{memory['detail']['client']['peak_rss_bytes'] / 2**20:.1f} | |",
+            f"{memory['detail']['client']['peak_rss_bytes'] / 2**20:.1f} | | | |",
         ]
     return "\n".join(lines)
 
@@ -317,7 +367,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--memory-flows", type=int, default=3000, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-flows", type=int, default=1000, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -331,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(figures))
         return
     started = time.perf_counter()
-    names = list(CONTENDERS)
+    names = list(NAMES)
     rounds = args.rounds or (1 if args.quick else 3)
     out = args.out or HERE / ("results-quick.json" if args.quick else "results.json")
     proc, port = server.start(cpu=0)
@@ -349,11 +399,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     flows_per_c=QUICK_FLOWS if args.quick else FLOWS,
                     concurrency=args.concurrency or CONCURRENCY,
                     workloads=args.workload or WORKLOADS,
+                    seconds=QUICK_SECONDS if args.quick else SECONDS,
                 )
             )
         )
         if not args.no_memory:
-            results["memory"] = run_memory(names, port, 1000 if args.quick else args.memory_flows)
+            flows = 1000 if args.quick else args.memory_flows
+            results["memory"] = run_memory(MEMORY_NAMES, port, flows)
     finally:
         server.stop(proc)
     results["server_cpu_max"] = max(
@@ -362,11 +414,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         for cell in results.get(workload, {}).values()
         for d in cell["detail"].values()
     )
+    results["load_after"] = load()
     results["duration_s"] = round(time.perf_counter() - started, 1)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print()
     print(table(results))
-    print(f"\nwrote {out} in {results['duration_s']} s")
+    before, after = results["machine"]["load"], results["load_after"]
+    print(
+        f"\nload average {before['loadavg_1_5_15'][0]:.1f} before, "
+        f"{after['loadavg_1_5_15'][0]:.1f} after, on {before['cpus']} CPUs"
+    )
+    print(f"wrote {out} in {results['duration_s']} s")
 
 
 if __name__ == "__main__":

@@ -212,16 +212,11 @@ class _ClientTransport(Transport):
         super().__init__(**kwargs)
         self.api_key: str = kwargs["api_key"]
         self.extra_headers = dict(extra_headers)
-        self._replaced = {name.lower() for name in extra_headers}
         self._parent = parent
-
-    def headers_for(self, body: bytes, content_type: str | None) -> dict[str, str]:
-        """The SDK's headers with the user's added (a user ``User-Agent`` replaces ours)."""
-        headers = super().headers_for(body, content_type)
-        if self._replaced:
-            headers = {k: v for k, v in headers.items() if k.lower() not in self._replaced}
-            headers.update(self.extra_headers)
-        return headers
+        # The user's headers join the prepared ones once (a user ``User-Agent`` replaces ours).
+        replaced = {name.lower() for name in extra_headers}
+        kept = {k: v for k, v in self._headers.items() if k.lower() not in replaced}
+        self._headers = kept | self.extra_headers
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._parent is not None:

@@ -9,6 +9,8 @@ reconciliation and parsing live above it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -19,6 +21,7 @@ import aiohttp
 import attrs
 import yarl
 from multidict import CIMultiDict
+from yarl import URL
 
 from ._constants import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -36,6 +39,7 @@ from ._errors import (
     ResponseFormatError,
     redact_bytes,
 )
+from ._operations import ROUTES
 from ._signing import sign
 from ._version import __version__
 
@@ -90,22 +94,75 @@ def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
-def translate_client_error(exc: BaseException, *, method: str, path: str) -> KashaError:
+def translate_client_error(
+    exc: BaseException, *, method: str, path: str, address: str = ""
+) -> KashaError:
     """Map an aiohttp or timeout exception to the tree, splitting *not sent* from *unknown*.
 
-    Connect failures (DNS, refused, connect timeout) happen before a byte of the
+    Connect failures (DNS, refused, TLS, connect timeout) happen before a byte of the
     request leaves: :class:`RequestNotSentError`. Anything later (reset, read
-    timeout, truncated body, server disconnect) may have been processed:
-    :class:`ConnectionLostError`, an :class:`OutcomeUnknownError`.
+    timeout, truncated body, server disconnect, a malformed answer) may have been
+    processed: :class:`ConnectionLostError`, an :class:`OutcomeUnknownError`. The
+    message names ``address`` (``host:port``) and the reason. It is built from
+    ``exc``'s type and attributes only, never its text: aiohttp's exceptions hold
+    the request's headers, the API key among them.
     """
     where = f"{method} {path}"
+    to = f" to {address}" if address else ""
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return RequestNotSentError(f"{where}: could not connect ({type(exc).__name__})")
+        return RequestNotSentError(f"{where}: could not connect{to} ({_connect_reason(exc)})")
     if isinstance(exc, aiohttp.InvalidURL):
         return ConfigError(f"{where}: invalid URL")
     if isinstance(exc, TimeoutError):
-        return ConnectionLostError(f"{where}: timed out waiting for the answer")
-    return ConnectionLostError(f"{where}: connection lost ({type(exc).__name__})")
+        return ConnectionLostError(f"{where}: timed out waiting for the answer{_from(address)}")
+    return ConnectionLostError(f"{where}: connection{to} lost ({type(exc).__name__})")
+
+
+def _from(address: str) -> str:
+    return f" from {address}" if address else ""
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """Why a connection could not be opened, in a few words."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect timeout"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "DNS lookup failed"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "TLS certificate rejected"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(os_error, TimeoutError):
+        return "connect timeout"
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror.lower()
+    return type(exc).__name__
+
+
+def _address(base_url: str) -> str:
+    """``host:port`` of ``base_url``, for error messages ("" if it does not parse)."""
+    try:
+        url = URL(base_url)
+    except ValueError:
+        return ""
+    return f"{url.host}:{url.port}" if url.host else ""
+
+
+def _fixed_urls(base_url: str) -> dict[str, URL]:
+    """Every fixed route's URL parsed once (aiohttp parses a string URL on each request).
+
+    Paths with fields (``/v2/transactions/{id}``) stay strings, joined per call.
+    """
+    urls: dict[str, URL] = {}
+    for _, path in ROUTES.values():
+        if "{" not in path:
+            # A URL that does not parse is left to aiohttp, which names it InvalidURL.
+            with contextlib.suppress(ValueError):
+                urls[path] = URL(base_url + path)
+    return urls
 
 
 class Transport:
@@ -140,6 +197,8 @@ class Transport:
             if secret and len(secret) >= 8
         )
         self._header_cache: dict[str | None, CIMultiDict[str]] = {}
+        self._urls = _fixed_urls(self.base_url)
+        self._address = _address(self.base_url)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -171,8 +230,11 @@ class Transport:
                 limit_per_host=DEFAULT_POOL_SIZE_PER_HOST,
                 ttl_dns_cache=300,
             )
+            # A payment API sets no cookie the SDK needs: the default jar only costs CPU.
             self._session = aiohttp.ClientSession(
-                connector=connector, skip_auto_headers=("Content-Type",)
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("Content-Type",),
             )
         return self._session
 
@@ -183,26 +245,19 @@ class Transport:
             await self._session.close()
         self._session = None
 
-    def _unsigned_headers(self, content_type: str | None) -> CIMultiDict[str]:
-        # Without signing the headers depend only on the content type: build them once,
-        # already a CIMultiDict so aiohttp does not convert them again (~1 us a request).
-        headers = self._header_cache.get(content_type)
-        if headers is None and content_type is not None and "boundary=" in content_type:
-            # Each multipart body has its own boundary: caching them would grow forever.
-            return CIMultiDict(self.headers_for(b"", content_type))
-        if headers is None:
-            headers = self._header_cache[content_type] = CIMultiDict(
-                self.headers_for(b"", content_type)
-            )
-        return headers
+    def _prepared_headers(self, content_type: str | None) -> CIMultiDict[str]:
+        """Key, User-Agent, Accept and content type, built once per content type.
 
-    def headers_for(self, body: bytes, content_type: str | None) -> dict[str, str]:
-        """The headers of one request: key, signature over the exact body, content type."""
-        headers = dict(self._headers)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        if self._signature_key is not None:
-            headers["x-signature"] = sign(self._signature_key, body)
+        Already a ``CIMultiDict``, so aiohttp does not convert them on every request.
+        A multipart type carries a one-off boundary, so it is not kept.
+        """
+        headers = self._header_cache.get(content_type)
+        if headers is None:
+            headers = CIMultiDict(self._headers)
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            if content_type is None or "boundary=" not in content_type:
+                self._header_cache[content_type] = headers
         return headers
 
     async def send(
@@ -217,16 +272,18 @@ class Transport:
         """Send one request and read the whole answer, or raise a translated error."""
         session = self._get_session()
         content_type = content_type if method != "GET" else None
-        if self._signature_key is None:
-            headers: Mapping[str, str] = self._unsigned_headers(content_type)
-        else:
-            headers = self.headers_for(body, content_type)
+        headers = self._prepared_headers(content_type)
+        if self._signature_key is not None:
+            # The signature covers this body's exact bytes: the one header made per request.
+            headers = headers.copy()
+            headers["x-signature"] = sign(self._signature_key, body)
         client_timeout = _client_timeout(timeout.connect, timeout.read)
         started = time.perf_counter()
+        error: KashaError | None = None
         try:
             async with session.request(
                 method,
-                self.base_url + path,
+                self._urls.get(path) or self.base_url + path,
                 data=body if method != "GET" else None,
                 headers=headers,
                 allow_redirects=False,
@@ -235,7 +292,20 @@ class Transport:
                 raw = await self._read(response, method, path)
                 answer = RawResponse(response.status, response.headers, raw)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise translate_client_error(exc, method=method, path=path) from exc
+            error = translate_client_error(exc, method=method, path=path, address=self._address)
+        except asyncio.CancelledError:
+            # close() cancels the calls still queued for a pooled connection; their
+            # own task was not cancelled (cancelling() == 0), and nothing was sent.
+            task = asyncio.current_task()
+            if not self._closed or task is None or task.cancelling():
+                raise
+            error = RequestNotSentError(
+                f"{method} {path}: the client was closed while the request waited for a connection"
+            )
+        if error is not None:
+            # Raised here, outside the except: aiohttp's exception holds the request's
+            # headers (x-api-key, x-signature) and must not be its __context__.
+            raise error
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s in %.1f ms",

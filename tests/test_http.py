@@ -6,7 +6,9 @@ import asyncio
 import base64
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import ssl
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +21,7 @@ from kasha_async import (
     ConfigError,
     ConnectionLostError,
     KashaClient,
+    KashaError,
     OutcomeUnknownError,
     RequestNotSentError,
     ResponseFormatError,
@@ -142,6 +145,34 @@ def test_translate_client_error(exc: BaseException, cls: type[Exception]) -> Non
     assert str(translated).startswith("POST /v2/payment: ")
 
 
+_KEY: Any = SimpleNamespace(host="api.example", port=443, ssl=True)  # a ConnectionKey
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (_connector_error(), "connection refused"),
+        (
+            aiohttp.ClientConnectorDNSError(_KEY, OSError(-2, "Name or service not known")),
+            "DNS lookup failed",
+        ),
+        (
+            aiohttp.ClientConnectorCertificateError(_KEY, ssl.SSLCertVerificationError()),
+            "TLS certificate rejected",
+        ),
+        (aiohttp.ClientConnectorSSLError(_KEY, ssl.SSLError()), "TLS handshake failed"),
+        (aiohttp.ConnectionTimeoutError(), "connect timeout"),
+    ],
+    ids=["refused", "dns", "certificate", "tls", "timeout"],
+)
+def test_connect_errors_name_the_address_and_the_reason(exc: BaseException, reason: str) -> None:
+    """A connect failure says where it tried to connect and why it could not."""
+    translated = translate_client_error(
+        exc, method="POST", path="/v2/payment", address="api.example:443"
+    )
+    assert str(translated) == (f"POST /v2/payment: could not connect to api.example:443 ({reason})")
+
+
 # --- against a real server on 127.0.0.1 -----------------------------------------------------------
 
 
@@ -155,6 +186,9 @@ async def test_refused_connection_is_request_not_sent() -> None:
             await kasha.payments.post(session_id="s", payment_option_id="po")
     assert isinstance(info.value, TransportError)
     assert not isinstance(info.value, OutcomeUnknownError)
+    assert str(info.value) == (
+        f"POST /v2/payment: could not connect to 127.0.0.1:{port} (connection refused)"
+    )
 
 
 async def test_reset_after_reading_the_request_is_connection_lost() -> None:
@@ -312,3 +346,127 @@ async def test_real_request_headers_and_signature() -> None:
     assert headers["x-signature"] == sign(b"sig", body)
     assert headers["User-Agent"].startswith("kasha-async/")
     assert refund.id == "feb6a715-9f7c-49d4-b6f7-10c59d18a194"
+
+
+# --- hostile servers and the exception chain -------------------------------------------------
+
+_API_KEY = "kasha-live-key-0123456789"
+_SIGNATURE_KEY = "kasha-signature-key-0123456789"
+
+
+@contextlib.asynccontextmanager
+async def raw_server(answer: bytes) -> AsyncIterator[str]:
+    """A raw socket server on 127.0.0.1 port 0 that reads a request head and writes ``answer``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception reachable from it through __cause__ and __context__."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+
+
+_HOSTILE_ANSWERS = {
+    "oversized-header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
+    "bad-status-line": b"HTTP/1.1 two hundred OK\r\nContent-Length: 2\r\n\r\n{}",
+    "not-http": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    "10000-headers": b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"X-H%d: v\r\n" % i for i in range(10_000))
+    + b"Content-Length: 2\r\n\r\n{}",
+}
+
+
+@pytest.mark.parametrize("answer", list(_HOSTILE_ANSWERS.values()), ids=list(_HOSTILE_ANSWERS))
+async def test_hostile_answers_chain_no_request_headers(answer: bytes) -> None:
+    """No exception reachable from the error, nor its traceback text, holds the API key."""
+    async with (
+        raw_server(answer) as url,
+        KashaClient(
+            api_key=_API_KEY, signature_key=_SIGNATURE_KEY, base_url=url, max_retries=0
+        ) as kasha,
+    ):
+        with pytest.raises(KashaError) as info:
+            await kasha.payments.post(session_id="s", payment_option_id="po")
+    for exc in chain(info.value):
+        assert not hasattr(exc, "request_info"), repr(exc)
+        assert isinstance(exc, KashaError), repr(exc)
+    text = "".join(traceback.format_exception(info.value))
+    assert _API_KEY not in text
+    assert sign(_SIGNATURE_KEY.encode(), b'{"sessionId":"s","paymentOptionId":"po"}') not in text
+
+
+@contextlib.asynccontextmanager
+async def stalling_server() -> AsyncIterator[str]:
+    """A server whose transaction lookups stall until the block ends (at most 5 s)."""
+    release = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.Response:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), 5)
+        return web.Response(body=sample_bytes("transaction"))
+
+    async with serve({("GET", "/v2/transactions/{id}"): stall}) as url:
+        try:
+            yield url
+        finally:
+            release.set()
+
+
+async def test_closing_the_client_ends_queued_calls_as_not_sent() -> None:
+    """Calls waiting for a pooled connection when the client closes get RequestNotSentError."""
+    async with stalling_server() as url:
+        kasha = client_for(url, pool_size=1)
+        calls = [asyncio.create_task(kasha.transactions.get(f"tx-{i}")) for i in range(3)]
+        await asyncio.sleep(0.2)  # one call holds the only connection, two wait for it
+        await kasha.close()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert [type(o) for o in outcomes] == [
+        ConnectionLostError,
+        RequestNotSentError,
+        RequestNotSentError,
+    ]
+    assert "closed while the request waited for a connection" in str(outcomes[1])
+
+
+async def test_closing_with_retries_on_still_raises_a_kasha_error() -> None:
+    """With retries on, a call queued at close ends in a KashaError, never CancelledError."""
+    async with stalling_server() as url:
+        kasha = KashaClient(api_key="k", base_url=url, pool_size=1)
+        calls = [asyncio.create_task(kasha.transactions.get(f"tx-{i}")) for i in range(2)]
+        await asyncio.sleep(0.2)
+        await kasha.close()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(o, KashaError) for o in outcomes), outcomes
+
+
+async def test_a_cancelled_call_on_a_closed_client_stays_cancelled() -> None:
+    """A task the caller cancels still gets CancelledError, even if the client closed meanwhile."""
+    async with stalling_server() as url:
+        kasha = client_for(url, pool_size=1)
+        first = asyncio.create_task(kasha.transactions.get("tx-1"))
+        queued = asyncio.create_task(kasha.transactions.get("tx-2"))
+        await asyncio.sleep(0.2)
+        queued.cancel()
+        await kasha.close()
+        outcomes = await asyncio.gather(first, queued, return_exceptions=True)
+    assert isinstance(outcomes[1], asyncio.CancelledError)

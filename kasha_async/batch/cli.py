@@ -43,6 +43,7 @@ from .._errors import (
     KashaError,
     TransportError,
 )
+from .._loop import run as run_loop
 from ._items import PayoutFile, load_items
 from ._journal import ApproveMode, ItemState, Journal, SQLiteJournal
 from ._options import DEFAULT_CONCURRENCY, DEFAULT_REDIRECT_URL
@@ -350,7 +351,7 @@ def _run(
     store: Path | PostgresJournal,
 ) -> Report:
     try:
-        return asyncio.run(_with_client(work, base_url, api_key, pool))
+        return run_loop(_with_client(work, base_url, api_key, pool))
     except KashaError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(_failure_code(exc, store))
