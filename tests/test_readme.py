@@ -82,7 +82,10 @@ def test_every_print_in_the_readme_shows_its_output() -> None:
 
 def test_the_test_snippet_comes_with_its_pytest_configuration() -> None:
     """The README shows asyncio_mode = "auto" right before its test snippet."""
-    assert PYTEST_CONFIG == ['[tool.pytest.ini_options]\nasyncio_mode = "auto"\n']
+    assert PYTEST_CONFIG == [
+        '[tool.pytest.ini_options]\nasyncio_mode = "auto"\n'
+        'asyncio_default_fixture_loop_scope = "function"\n'
+    ]
     config_at = TEXT.index("```toml\n# pyproject.toml")
     assert TEXT.index("# test_checkout.py") - config_at < 200
 
