@@ -35,6 +35,7 @@ import attrs
 
 from .. import _models as m
 from .._codes import CODE_TABLE, TransactionStatus
+from .._constants import MAX_AMOUNT_INTEGER_DIGITS, MAX_AMOUNT_SIGNIFICANT_DIGITS
 from .._convert import to_camel
 from .._models import CRYPTO_CURRENCIES
 from .._operations import OPERATIONS
@@ -394,10 +395,16 @@ def _answer_schemas() -> dict[str, Schema]:
 
 
 def _amount_text(places: int) -> Schema:
-    """A decimal string above zero with at most ``places`` places (no exponent, no sign)."""
+    """A decimal string above zero: no exponent or sign, at most ``places`` places, below
+    10^13 and at most 15 significant digits (the SDK's bound, ``_models.amount_problems``)."""
+    integer_digits = MAX_AMOUNT_INTEGER_DIGITS - 1
     return {
         "anyOf": [
-            {"type": "string", "pattern": f"^[1-9][0-9]{{0,17}}(\\.[0-9]{{1,{places}}})?$"},
+            {
+                "type": "string",
+                "pattern": f"^[1-9][0-9]{{0,{integer_digits}}}(\\.[0-9]{{1,{places}}})?$",
+                "maxLength": MAX_AMOUNT_SIGNIFICANT_DIGITS + 1,
+            },
             {
                 "type": "string",
                 "pattern": f"^0\\.0{{0,{places - 1}}}[1-9][0-9]*$",
@@ -407,15 +414,32 @@ def _amount_text(places: int) -> Schema:
     }
 
 
+def _amount_number(places: int) -> Schema:
+    """A JSON number above zero within the SDK's bound: below 10^k it may carry
+    ``15 - k`` places (so never more than 15 significant digits), at most ``places``."""
+    ranges = [
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 10**digits,
+            "multipleOf": float(f"1e-{min(places, MAX_AMOUNT_SIGNIFICANT_DIGITS - digits)}"),
+        }
+        for digits in range(MAX_AMOUNT_SIGNIFICANT_DIGITS - places, MAX_AMOUNT_INTEGER_DIGITS + 1)
+    ]
+    return ranges[0] if len(ranges) == 1 else {"anyOf": ranges}
+
+
 def _amount_schemas() -> dict[str, Schema]:
-    number = {"type": "number", "exclusiveMinimum": 0}
     return {
         "Amount": {
-            "description": "Major units, > 0: at most 2 decimal places, 8 for crypto currencies",
-            "anyOf": [number, _amount_text(8)],
+            "description": (
+                "Major units, > 0 and below 10^13, at most 15 significant digits: at most "
+                "2 decimal places, 8 for crypto currencies"
+            ),
+            "anyOf": [_amount_number(8), _amount_text(8)],
         },
-        "FiatAmount": {"anyOf": [number | {"multipleOf": 0.01}, _amount_text(2)]},
-        "CryptoAmount": {"anyOf": [number | {"multipleOf": 1e-8}, _amount_text(8)]},
+        "FiatAmount": {"anyOf": [_amount_number(2), _amount_text(2)]},
+        "CryptoAmount": {"anyOf": [_amount_number(8), _amount_text(8)]},
     }
 
 
