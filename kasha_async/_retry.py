@@ -444,11 +444,14 @@ class _Call(Generic[T]):
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         _telemetry.retrying(exc, state.upcoming_sleep)
+        status = getattr(exc, "status_code", None)
         logger.info(
-            "retrying %s after attempt %d: %s",
+            "%s: attempt %d failed (%s%s); retrying in %.2f s",
             self.operation,
             state.attempt_number,
             type(exc).__name__,
+            f" HTTP {status}" if status else "",
+            state.upcoming_sleep,
         )
 
     def deadline_error(self, deadline: float) -> KashaError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -442,3 +443,18 @@ async def test_settle_resend_409_is_reconciled(mocked: aioresponses, kasha: Kash
     assert result.reconciled is True
     assert result.status is TransactionStatus.PROCESSING
     assert count(mocked, "POST", SETTLE) == 2
+
+
+async def test_a_retry_log_line_says_why_and_how_long_it_waits(
+    mocked: aioresponses, kasha: KashaClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each retry is logged with the failed attempt, its reason and the wait before the next."""
+    mocked.get(TX, status=503)
+    mocked.get(TX, payload=tx_body("COMPLETED"))
+    with caplog.at_level(logging.INFO, logger="kasha_async.retry"):
+        await kasha.transactions.get("tx-1")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "kasha_async.retry"]
+    assert line.startswith(
+        "transactions.get: attempt 1 failed (ServerError HTTP 503); retrying in "
+    )
+    assert line.endswith(" s")
