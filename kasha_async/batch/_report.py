@@ -35,8 +35,8 @@ class ItemStatus(enum.StrEnum):
     #: A create or settle was sent and not confirmed; a resume reconciles it.
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     NOT_STARTED = "NOT_STARTED"
-    #: The provider reports another amount or currency: set aside, never approved; a person
-    #: must look (unresolved, but a resume leaves it alone).
+    #: The provider reports another amount or currency, or ends the payout in ERROR (1100):
+    #: set aside, never approved; a person must look (unresolved, a resume leaves it alone).
     MISMATCH = "MISMATCH"
 
 
