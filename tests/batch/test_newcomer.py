@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from kasha_async import Customer, InputFileError, JournalError, KashaClient
-from kasha_async._models import FormInput, PaymentOption, Suboption, Suboptions
+from kasha_async._models import FormInput, PaymentOption, Suboption, Suboptions, read_amount
 from kasha_async.batch import (
     ItemResult,
     ItemStatus,
@@ -77,10 +77,12 @@ def test_a_file_without_rows_is_an_error(tmp_path: Path, body: str) -> None:
 
 @pytest.mark.parametrize("amount", ["1e3", "1_000.00", "\u0661\u0660", "0x10", "1E+2"])
 def test_non_plain_amounts_are_refused(tmp_path: Path, amount: str) -> None:
-    """Exponents, underscores, non-ASCII digits and hex are not amounts in a file."""
+    """Exponents, underscores, non-ASCII digits and hex are refused by the SDK's read_amount."""
     problems = _load(tmp_path, f"reference,country,currency,amount\na-1,BR,BRL,{amount}\n")
     assert "line 2" in problems
-    assert "not a plain decimal" in problems
+    with pytest.raises(ValueError) as refused:
+        read_amount(amount)
+    assert str(refused.value) in problems
 
 
 async def test_an_extra_field_the_form_lacks_fails_the_item_before_any_send(
