@@ -436,10 +436,16 @@ def _show(summary: Summary, *, as_json: bool) -> None:
     for currency, amount in summary.completed_amounts.items():
         requested = summary.requested_amounts.get(currency)
         table.add_row(f"paid {currency}", f"{amount} of {requested}")
-    table.caption = f"{summary.duration:.1f} s, {summary.payouts_per_second:.1f} payouts/s" + (
-        ", interrupted" if summary.interrupted else ""
-    )
+    table.caption = _timing(summary) + (", interrupted" if summary.interrupted else "")
     Console().print(table)
+
+
+def _timing(summary: Summary) -> str:
+    """The duration and rate, saying what they measure (a run, or a journal read later)."""
+    rate = f"{summary.payouts_per_second:.1f} payouts/s"
+    if summary.duration_of == "items":
+        return f"{summary.duration:.1f} s first item started to last finished, {rate}"
+    return f"{summary.duration:.1f} s this run, {rate} finished by it"
 
 
 def _hints(summary: Summary, journal: str) -> None:
@@ -450,7 +456,8 @@ def _hints(summary: Summary, journal: str) -> None:
     elif counts.get("MISMATCH"):
         click.echo(
             f"{counts['MISMATCH']} payout(s) set aside (MISMATCH): the provider reports another "
-            "amount or currency; check them by hand (see the report)",
+            "amount or currency, or an ERROR only Kasha support can confirm; check them by hand "
+            "(see the report)",
             err=True,
         )
     elif summary.unresolved:
