@@ -36,6 +36,7 @@ from typing import Any
 import click
 
 from .._client import KashaClient
+from .._constants import ENV_API_KEY, ENV_BASE_URL
 from .._errors import (
     InputFileError,
     JournalError,
@@ -75,8 +76,12 @@ def exit_code(report: Report) -> int:
 
 
 def _client_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    base_url = click.option("--base-url", envvar="KASHA_BASE_URL", help="API root.")
-    api_key = click.option("--api-key", envvar="KASHA_API_KEY", help="API key.")
+    base_url = click.option(
+        "--base-url", envvar=ENV_BASE_URL, help=f"API root (default: ${ENV_BASE_URL})."
+    )
+    api_key = click.option(
+        "--api-key", envvar=ENV_API_KEY, help=f"API key (default: ${ENV_API_KEY})."
+    )
     return api_key(base_url(func))
 
 
@@ -353,8 +358,19 @@ def _run(
     try:
         return run_loop(_with_client(work, base_url, api_key, pool))
     except KashaError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_as_options(str(exc))}", err=True)
         sys.exit(_failure_code(exc, store))
+
+
+#: The client's keyword arguments, as this command line spells them.
+_OPTIONS = {"base_url=": "--base-url", "api_key=": "--api-key"}
+
+
+def _as_options(message: str) -> str:
+    """A client error's ``pass base_url=`` advice, said as the command's own options."""
+    for keyword, option in _OPTIONS.items():
+        message = message.replace(f"pass {keyword}", f"pass {option}")
+    return message
 
 
 def _failure_code(exc: KashaError, store: Path | PostgresJournal) -> int:
