@@ -21,6 +21,7 @@ from .._codes import TransactionStatus
 from .._errors import ConfigError, DeclinedError, InvalidRequestError, OptionNotFoundError
 from .._models import PaymentOption, PayoutOptionsRequest, Transaction
 from ..flows import PayoutFlow
+from ..flows._forms import form_inputs, unknown_fields
 from ._items import PayoutItem
 from ._journal import JournalRecord
 
@@ -92,15 +93,12 @@ def check_form_fields(flow: PayoutFlow, option_id: str | None, item: PayoutItem)
     the provider, so ``extra.cbu`` where the form says ``account`` would pay with
     the bank details missing.
     """
-    option, subs = flow.chosen_option, flow.suboptions
+    option = flow.chosen_option
     assert option is not None
-    inputs = list(option.extra_data)
-    if subs is not None:
-        inputs += subs.form_inputs
-        inputs += [f for sub in subs.options if sub.id == option_id for f in sub.form_inputs]
-    fields = sorted({f.name for f in inputs})
-    unknown = sorted(set(item.extra_data) - set(fields))
+    inputs = form_inputs(option, flow.suboptions, option_id)
+    unknown = unknown_fields(inputs, item.extra_data)
     if unknown:
+        fields = sorted({f.name for f in inputs})
         named = ", ".join(f"extra.{name}" for name in unknown)
         raise InvalidRequestError(
             f"{named}: not in the form of option {option.name!r} (its fields: "

@@ -70,8 +70,9 @@ class ItemState(enum.StrEnum):
     COMPLETED = "completed"
     DECLINED = "declined"
     FAILED = "failed"
-    #: The provider reports another amount or currency than the item's: set aside for a
-    #: person (never approved, never counted as paid, never retried by a resume).
+    #: The provider reports another amount or currency than the item's, or a final status
+    #: whose outcome is unknown (ERROR, 1100): set aside for a person (never approved,
+    #: never counted as paid, never retried by a resume).
     MISMATCH = "mismatch"
 
     @property

@@ -13,12 +13,13 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 
+from .._models import CRYPTO_CURRENCIES
 from ._journal import ItemState, Journal, JournalRecord
 
 
@@ -35,8 +36,8 @@ class ItemStatus(enum.StrEnum):
     #: A create or settle was sent and not confirmed; a resume reconciles it.
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     NOT_STARTED = "NOT_STARTED"
-    #: The provider reports another amount or currency: set aside, never approved; a person
-    #: must look (unresolved, but a resume leaves it alone).
+    #: The provider reports another amount or currency, or ends the payout in ERROR (1100):
+    #: set aside, never approved; a person must look (unresolved, a resume leaves it alone).
     MISMATCH = "MISMATCH"
 
 
@@ -59,6 +60,24 @@ UNRESOLVED = frozenset(
         ItemStatus.MISMATCH,
     }
 )
+
+
+def in_places(amount: Decimal, currency: str | None) -> Decimal:
+    """``amount`` with the currency's places (2; 8 for crypto) when that keeps its value.
+
+    A provider's JSON number loses its trailing zeros (435.50 arrives as 435.5); the
+    report shows it as 435.50. An amount with more places, or too large to quantize, is
+    shown as it is: the value is never changed.
+    """
+    places = 8 if currency in CRYPTO_CURRENCIES else 2
+    exponent = amount.as_tuple().exponent
+    if not isinstance(exponent, int) or -exponent >= places or amount.adjusted() > 40:
+        return amount
+    quantized = amount.quantize(Decimal(1).scaleb(-places), context=_WIDE)
+    return quantized if quantized == amount else amount
+
+
+_WIDE = Context(prec=60)
 
 
 def status_of(record: JournalRecord) -> ItemStatus:
@@ -103,16 +122,19 @@ class ItemResult:
 
     @classmethod
     def from_record(cls, record: JournalRecord) -> ItemResult:
-        """The report line of a journal record."""
+        """The report line of a journal record (amounts in the currency's places)."""
+        reported = record.reported_amount
+        if reported is not None:
+            reported = in_places(reported, record.reported_currency or record.currency)
         return cls(
             reference=record.reference,
             status=status_of(record),
             final=record.state.is_final,
             transaction_id=record.transaction_id,
-            amount=record.amount,
+            amount=in_places(record.amount, record.currency),
             currency=record.currency,
             country=record.country,
-            reported_amount=record.reported_amount,
+            reported_amount=reported,
             reported_currency=record.reported_currency,
             decline_code=record.decline_code,
             decline_reason=record.decline_reason,
@@ -157,6 +179,10 @@ class Summary:
     #: Currency -> sum of every item's amount.
     requested_amounts: dict[str, Decimal]
     duration: float
+    #: What ``duration`` measures: ``"run"`` (this run's wall clock, and the rate counts the
+    #: items it finished) or ``"items"`` (a journal read later: first item started to last
+    #: finished, and the rate counts every final item).
+    duration_of: str = "run"
     #: The run stopped (or was stopped) before it tried every item: run again with --resume.
     interrupted: bool = False
     #: Items this run brought to a final status (``None``: every final item in the journal).
@@ -183,6 +209,7 @@ class Summary:
             "completed_amounts": {k: str(v) for k, v in self.completed_amounts.items()},
             "requested_amounts": {k: str(v) for k, v in self.requested_amounts.items()},
             "duration": round(self.duration, 3),
+            "duration_of": self.duration_of,
             "payouts_per_second": round(self.payouts_per_second, 1),
             "interrupted": self.interrupted,
         }
@@ -222,6 +249,7 @@ class _Tally:
             completed_amounts=dict(sorted(self.completed.items())),
             requested_amounts=dict(sorted(self.requested.items())),
             duration=span if duration is None else duration,
+            duration_of="items" if duration is None else "run",
             interrupted=interrupted or bool(self.untried),
             finished_by_run=finished_by_run,
         )

@@ -13,19 +13,24 @@ An in-doubt state (``*_SENT``) is always resolved by ``GET /transactions/{id}``
 on the flow restored from the journaled snapshot before anything is resent, and
 a resent create uses the same session, which can carry one payout only. A
 session that expired unused restarts the item with a new session; nothing was
-paid on the old one. An answer naming another amount or currency than the
-item's sets it aside as MISMATCH: never approved, never counted as paid.
+paid on the old one. An answer the flow refuses (another amount or currency
+than the item's: :class:`~kasha_async.AnswerMismatchError`) sets the item aside
+as MISMATCH: never approved, never counted as paid. So does a final status the
+outcome module calls unknown (``ERROR``, code 1100: only Kasha support can say
+whether it was paid).
 """
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from .._codes import KashaErrorCode, TransactionStatus
 from .._errors import (
+    AnswerMismatchError,
     AuthenticationError,
     DeclinedError,
     InvalidRequestError,
@@ -36,16 +41,11 @@ from .._errors import (
     ValidationError,
 )
 from .._models import Transaction
+from .._outcome import Outcome, Sent, of_lookup
 from ._driver import OpenedSession, PayoutDriver
 from ._items import PayoutItem
 from ._journal import ItemState, Journal, JournalRecord, item_transition
 from ._options import BatchOptions
-
-_FINAL = {
-    TransactionStatus.COMPLETED: ItemState.COMPLETED,
-    TransactionStatus.REFUNDED: ItemState.COMPLETED,
-    TransactionStatus.DECLINED: ItemState.DECLINED,
-}
 
 
 @attrs.define(eq=False)
@@ -55,6 +55,10 @@ class Payout:
     item: PayoutItem | None
     record: JournalRecord
     session: OpenedSession | None = None
+
+
+class SetAside(Exception):
+    """The item is journaled MISMATCH (for a person to check): nothing more is sent for it."""
 
 
 class Retry(Exception):
@@ -75,15 +79,6 @@ def move(payout: Payout, **changes: Any) -> None:
 def describe(exc: BaseException) -> str:
     """An error as one short line for the journal."""
     return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def mismatch(record: JournalRecord, tx: Transaction) -> str | None:
-    """Why ``tx`` is not the item's payout (another amount or currency), or ``None``."""
-    if tx.currency is not None and tx.currency != record.currency:
-        return f"the provider reports currency {tx.currency}, the item is {record.currency}"
-    if tx.payment_amount is not None and tx.payment_amount != record.amount:
-        return f"the provider reports amount {tx.payment_amount}, the item is {record.amount}"
-    return None
 
 
 class Steps:
@@ -131,18 +126,42 @@ class Steps:
 
     async def step(self, payout: Payout) -> bool:
         """Run the step of the record's state (only the steps before PENDING need the input)."""
-        match payout.record.state:
-            case ItemState.PLANNED:
-                await self.start(payout)
-            case ItemState.CREATE_SENT:
-                await self.reconcile(payout, settle=False)
-            case ItemState.PENDING:
-                return await self.settle(payout)
-            case ItemState.SETTLE_SENT:
-                await self.reconcile(payout, settle=True)
-            case _:
-                return await self.wait(payout)
+        try:
+            match payout.record.state:
+                case ItemState.PLANNED:
+                    await self.start(payout)
+                case ItemState.CREATE_SENT:
+                    await self.reconcile(payout, settle=False)
+                case ItemState.PENDING:
+                    return await self.settle(payout)
+                case ItemState.SETTLE_SENT:
+                    await self.reconcile(payout, settle=True)
+                case _:
+                    return await self.wait(payout)
+        except SetAside:
+            pass
         return True
+
+    async def set_aside(self, payout: Payout, why: str, **changes: Any) -> SetAside:
+        """Journal the item MISMATCH, for a person; the :class:`SetAside` to raise."""
+        await self.save(
+            payout,
+            state=ItemState.MISMATCH,
+            last_error=f"set aside, check by hand: {why}",
+            finished_at=time.time(),
+            **changes,
+        )
+        return SetAside()
+
+    async def mismatched(self, payout: Payout, exc: AnswerMismatchError) -> SetAside:
+        """The flow refused an answer naming another amount or currency: set the item aside."""
+        reported: dict[str, object] = {}
+        if exc.field == "amount":
+            reported["reported_amount"] = Decimal(exc.actual)
+        elif exc.field == "currency":
+            reported["reported_currency"] = exc.actual
+        why = f"the provider reports {exc.field} {exc.actual}, the item has {exc.expected}"
+        return await self.set_aside(payout, why, **reported)
 
     async def start(self, payout: Payout) -> None:
         """Open a session (no money moves), journal the create intent, create."""
@@ -179,6 +198,8 @@ class Steps:
             await self.driver.create(payout.item, payout.session)
         except (ValidationError, InvalidRequestError) as exc:
             await self.failed(payout, exc)  # refused before processing: nothing paid
+        except AnswerMismatchError as exc:
+            raise await self.mismatched(payout, exc) from None
         except DeclinedError as exc:
             await self.declined(payout, exc)
         except SessionExpiredError as exc:
@@ -217,6 +238,8 @@ class Steps:
         except DeclinedError as exc:
             await self.final(payout, ItemState.DECLINED, exc.code, exc.reason)
             return True
+        except AnswerMismatchError as exc:
+            raise await self.mismatched(payout, exc) from None
         except KashaError as exc:
             raise await self.retry_or_stop(payout, exc) from exc
         if status is TransactionStatus.PROCESSING:
@@ -228,9 +251,7 @@ class Steps:
     async def reconcile(self, payout: Payout, *, settle: bool) -> None:
         """Resolve an intent without outcome by lookup; resend only what certainly did not land."""
         tx = await self.look_again(payout)
-        if mismatch(payout.record, tx) is not None:
-            await self.observe(payout, tx)  # set aside: nothing more is sent for it
-        elif tx.status is TransactionStatus.CREATED and not settle:
+        if tx.status is TransactionStatus.CREATED and not settle:
             await self.save(payout, attempts=payout.record.attempts + 1)
             await self.create(payout)  # the create never landed: same session again
         elif tx.status is TransactionStatus.EXPIRED and not settle:
@@ -259,9 +280,11 @@ class Steps:
         session = payout.session = payout.session or self.driver.restore(payout.record)
         try:
             tx = await self.driver.wait_final(session, timeout=self.options.processing_timeout)
+        except AnswerMismatchError as exc:
+            raise await self.mismatched(payout, exc) from None
         except KashaError as exc:
             raise await self.retry_or_stop(payout, exc) from exc
-        if not tx.is_final and mismatch(payout.record, tx) is None:
+        if not tx.is_final:
             await self.save(payout, status=tx.status.value)
             return False
         await self.observe(payout, tx)
@@ -277,25 +300,22 @@ class Steps:
         assert payout.session is not None
         try:
             tx = await self.driver.lookup(payout.session)
+        except AnswerMismatchError as exc:
+            raise await self.mismatched(payout, exc) from None
         except KashaError as exc:
             raise await self.retry_or_stop(payout, exc) from exc
         self.reached = True
         return tx
 
     async def observe(self, payout: Payout, tx: Transaction) -> None:
-        """Move the record to what the server's transaction says (if it is the item's)."""
+        """Move the record to what the server's transaction (checked by the flow) says.
+
+        A final status means what :func:`~kasha_async._outcome.of_lookup` says it
+        means for a create: landed (COMPLETED, REFUNDED), not landed (EXPIRED: nothing
+        paid, FAILED), or unknown (ERROR, the 1100 status, or one this SDK does not
+        know): set aside for a person, never FAILED.
+        """
         reported = {"reported_amount": tx.payment_amount, "reported_currency": tx.currency}
-        why = mismatch(payout.record, tx)
-        if why is not None:
-            await self.save(
-                payout,
-                state=ItemState.MISMATCH,
-                status=tx.status.value,
-                last_error=f"set aside, check by hand: {why}",
-                finished_at=time.time(),
-                **reported,
-            )
-            return
         if tx.status is TransactionStatus.PENDING:
             await self.save(payout, state=ItemState.PENDING, status="PENDING", last_error=None)
             return
@@ -306,8 +326,22 @@ class Steps:
             raise await self.retry(payout, RuntimeError(f"transaction is {tx.status.value}"))
         code = tx.errors.code if tx.errors else None
         reason = tx.errors.msg if tx.errors else None
-        state = _FINAL.get(tx.status, ItemState.FAILED)
         reason = reason or (code.reason if code else None)
+        if tx.status is TransactionStatus.DECLINED:
+            state = ItemState.DECLINED
+        else:  # the flow has checked the answer: only the status is left to read
+            outcome = of_lookup("payouts.create", tx, Sent())
+            if outcome is Outcome.UNKNOWN:
+                why = f"the provider reports {tx.status.value}" + (f" ({reason})" if reason else "")
+                raise await self.set_aside(
+                    payout,
+                    f"{why}: ask Kasha support whether it was paid",
+                    status=tx.status.value,
+                    decline_code=None if code is None else code.value,
+                    decline_reason=reason,
+                    **reported,
+                )
+            state = ItemState.COMPLETED if outcome is Outcome.LANDED else ItemState.FAILED
         await self.final(payout, state, code, reason, tx.status, **reported)
 
     async def final(

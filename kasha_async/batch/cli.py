@@ -36,6 +36,7 @@ from typing import Any
 import click
 
 from .._client import KashaClient
+from .._constants import ENV_API_KEY, ENV_BASE_URL
 from .._errors import (
     InputFileError,
     JournalError,
@@ -75,8 +76,12 @@ def exit_code(report: Report) -> int:
 
 
 def _client_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    base_url = click.option("--base-url", envvar="KASHA_BASE_URL", help="API root.")
-    api_key = click.option("--api-key", envvar="KASHA_API_KEY", help="API key.")
+    base_url = click.option(
+        "--base-url", envvar=ENV_BASE_URL, help=f"API root (default: ${ENV_BASE_URL})."
+    )
+    api_key = click.option(
+        "--api-key", envvar=ENV_API_KEY, help=f"API key (default: ${ENV_API_KEY})."
+    )
     return api_key(base_url(func))
 
 
@@ -353,8 +358,19 @@ def _run(
     try:
         return run_loop(_with_client(work, base_url, api_key, pool))
     except KashaError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_as_options(str(exc))}", err=True)
         sys.exit(_failure_code(exc, store))
+
+
+#: The client's keyword arguments, as this command line spells them.
+_OPTIONS = {"base_url=": "--base-url", "api_key=": "--api-key"}
+
+
+def _as_options(message: str) -> str:
+    """A client error's ``pass base_url=`` advice, said as the command's own options."""
+    for keyword, option in _OPTIONS.items():
+        message = message.replace(f"pass {keyword}", f"pass {option}")
+    return message
 
 
 def _failure_code(exc: KashaError, store: Path | PostgresJournal) -> int:
@@ -436,10 +452,16 @@ def _show(summary: Summary, *, as_json: bool) -> None:
     for currency, amount in summary.completed_amounts.items():
         requested = summary.requested_amounts.get(currency)
         table.add_row(f"paid {currency}", f"{amount} of {requested}")
-    table.caption = f"{summary.duration:.1f} s, {summary.payouts_per_second:.1f} payouts/s" + (
-        ", interrupted" if summary.interrupted else ""
-    )
+    table.caption = _timing(summary) + (", interrupted" if summary.interrupted else "")
     Console().print(table)
+
+
+def _timing(summary: Summary) -> str:
+    """The duration and rate, saying what they measure (a run, or a journal read later)."""
+    rate = f"{summary.payouts_per_second:.1f} payouts/s"
+    if summary.duration_of == "items":
+        return f"{summary.duration:.1f} s first item started to last finished, {rate}"
+    return f"{summary.duration:.1f} s this run, {rate} finished by it"
 
 
 def _hints(summary: Summary, journal: str) -> None:
@@ -450,7 +472,8 @@ def _hints(summary: Summary, journal: str) -> None:
     elif counts.get("MISMATCH"):
         click.echo(
             f"{counts['MISMATCH']} payout(s) set aside (MISMATCH): the provider reports another "
-            "amount or currency; check them by hand (see the report)",
+            "amount or currency, or an ERROR only Kasha support can confirm; check them by hand "
+            "(see the report)",
             err=True,
         )
     elif summary.unresolved:

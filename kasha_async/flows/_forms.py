@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._errors import InvalidRequestError
-from .._models import FormInput
+from .._models import FormInput, PaymentOption, Suboptions
 
 
 @functools.lru_cache(maxsize=256)
@@ -86,3 +86,19 @@ def validate_extra_data(inputs: Iterable[FormInput], extra_data: Mapping[str, An
         raise InvalidRequestError(
             "invalid extra_data: " + "; ".join(problems), problems=tuple(problems)
         )
+
+
+def form_inputs(
+    option: PaymentOption, suboptions: Suboptions | None, option_id: str | None
+) -> list[FormInput]:
+    """The inputs a create with ``option_id`` fills: the option's, the suboptions' and its own."""
+    inputs = list(option.extra_data)
+    if suboptions is not None:
+        inputs += suboptions.form_inputs
+        inputs += [f for sub in suboptions.options if sub.id == option_id for f in sub.form_inputs]
+    return inputs
+
+
+def unknown_fields(inputs: Iterable[FormInput], extra_data: Mapping[str, Any]) -> list[str]:
+    """The ``extra_data`` names no input has, sorted (the provider would drop them)."""
+    return sorted(set(extra_data) - {f.name for f in inputs})

@@ -158,3 +158,31 @@ def test_a_used_journal_without_resume_exits_2(
     resumed = _run_cli(monkeypatch, tmp_path, driver, "--resume")
     assert resumed.exit_code == 0
     assert set(driver.payouts().values()) == {1}
+
+
+@pytest.mark.parametrize(
+    ("env", "advice"),
+    [
+        ({"KASHA_BASE_URL": "api.example.test", "KASHA_API_KEY": "k"}, "--base-url or set"),
+        ({"KASHA_BASE_URL": "http://127.0.0.1:9", "KASHA_API_KEY": ""}, "--api-key or set"),
+    ],
+)
+def test_a_config_error_names_the_command_line_options(
+    tmp_path: Path, env: dict[str, str], advice: str
+) -> None:
+    """A bad base URL or a missing key is told as --base-url/--api-key, exit 2, nothing sent."""
+    path = _write(tmp_path / "in.csv", make_items(1))
+    result = CliRunner().invoke(
+        main, ["payouts", "run", str(path), "--journal", str(tmp_path / "j.db")], env=env
+    )
+    assert result.exit_code == 2
+    assert f"pass {advice}" in result.output
+    assert "base_url=" not in result.output
+    assert "api_key=" not in result.output
+
+
+def test_the_connection_options_name_their_environment_variables() -> None:
+    """`--help` says --base-url defaults to $KASHA_BASE_URL and --api-key to $KASHA_API_KEY."""
+    text = " ".join(CliRunner().invoke(main, ["payouts", "run", "--help"]).output.split())
+    assert "API root (default: $KASHA_BASE_URL)" in text
+    assert "API key (default: $KASHA_API_KEY)" in text

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -20,6 +22,8 @@ from kasha_async.batch import (
     load_items,
 )
 from kasha_async.batch._journal import item_transition
+from kasha_async.batch._report import Summary
+from kasha_async.batch.cli import _timing
 from kasha_async.cli import main
 
 _HEADER = "reference,country,currency,amount,option_id,customer_name,extra.name\n"
@@ -162,6 +166,53 @@ async def test_completed_totals_are_what_the_provider_reported(tmp_path: Path) -
         report = await build_report(journal)
     assert report.summary.completed_amounts == {"ARS": Decimal("2.49")}
     assert report.summary.requested_amounts == {"ARS": Decimal("2.50")}
+
+
+async def test_report_amounts_show_the_currencys_places_without_changing_them(
+    tmp_path: Path,
+) -> None:
+    """Reported 2000.0 ARS shows 2000.00 (table, JSON, CSV), 0.5 USDT 0.50000000, 1.234 as is."""
+    rows = [
+        ("r0", "ARS", "2000", "2000.0"),
+        ("r1", "USDT", "0.5", "0.5"),
+        ("r2", "ARS", "1", "1.234"),
+    ]
+    async with SQLiteJournal(tmp_path / "j.db") as journal:
+        await journal.register(
+            [
+                _record(ref, i).evolve(currency=cur, amount=Decimal(amount))
+                for i, (ref, cur, amount, _) in enumerate(rows)
+            ]
+        )
+        for i, (ref, cur, amount, reported) in enumerate(rows):
+            done = _record(ref, i, state=ItemState.COMPLETED, reported_amount=Decimal(reported))
+            await journal.put(done.evolve(currency=cur, amount=Decimal(amount)))
+        report = await build_report(journal)
+    body = report.to_json()
+    assert [i["reported_amount"] for i in body["items"]] == ["2000.00", "0.50000000", "1.234"]
+    assert [i["amount"] for i in body["items"]] == ["2000.00", "0.50000000", "1.00"]
+    assert body["summary"]["completed_amounts"] == {"ARS": "2001.234", "USDT": "0.50000000"}
+    assert body["summary"]["requested_amounts"] == {"ARS": "2001.00", "USDT": "0.50000000"}
+    report.write_csv(tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(encoding="utf-8") as handle:
+        assert next(row["reported_amount"] for row in csv.DictReader(handle)) == "2000.00"
+
+
+def test_the_summary_says_what_its_duration_measures() -> None:
+    """A run's summary says "this run"; a journal read later says "first item ... last finished"."""
+    run = Summary(
+        total=1,
+        counts={"COMPLETED": 1},
+        completed_amounts={},
+        requested_amounts={},
+        duration=0.117,
+        finished_by_run=5,
+    )
+    later = attrs.evolve(run, duration=0.055, duration_of="items", finished_by_run=None)
+    assert run.to_json()["duration_of"] == "run"
+    assert later.to_json()["duration_of"] == "items"
+    assert _timing(run) == "0.1 s this run, 42.7 payouts/s finished by it"
+    assert _timing(later) == "0.1 s first item started to last finished, 18.2 payouts/s"
 
 
 async def test_report_totals_per_currency_match_the_journal(tmp_path: Path) -> None:

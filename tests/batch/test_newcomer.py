@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from kasha_async import Customer, InputFileError, JournalError, KashaClient
+from kasha_async._models import FormInput, PaymentOption, Suboption, Suboptions, read_amount
 from kasha_async.batch import (
     ItemResult,
     ItemStatus,
@@ -27,6 +28,7 @@ from kasha_async.batch import _runner as runner_module
 from kasha_async.batch._report import Summary
 from kasha_async.batch.cli import _show, payouts
 from kasha_async.cli import main
+from kasha_async.flows._forms import form_inputs, unknown_fields
 from kasha_async.sandbox import Sandbox
 
 from ._chaos import cli, write_items
@@ -75,10 +77,12 @@ def test_a_file_without_rows_is_an_error(tmp_path: Path, body: str) -> None:
 
 @pytest.mark.parametrize("amount", ["1e3", "1_000.00", "\u0661\u0660", "0x10", "1E+2"])
 def test_non_plain_amounts_are_refused(tmp_path: Path, amount: str) -> None:
-    """Exponents, underscores, non-ASCII digits and hex are not amounts in a file."""
+    """Exponents, underscores, non-ASCII digits and hex are refused by the SDK's read_amount."""
     problems = _load(tmp_path, f"reference,country,currency,amount\na-1,BR,BRL,{amount}\n")
     assert "line 2" in problems
-    assert "not a plain decimal" in problems
+    with pytest.raises(ValueError) as refused:
+        read_amount(amount)
+    assert str(refused.value) in problems
 
 
 async def test_an_extra_field_the_form_lacks_fails_the_item_before_any_send(
@@ -98,6 +102,25 @@ async def test_an_extra_field_the_form_lacks_fails_the_item_before_any_send(
     assert "extra.cbu: not in the form" in (report.results[0].last_error or "")
     ledger = kasha_sandbox.ledger()
     assert [tx.status.value for tx in ledger.transactions.values()] == ["CREATED"]
+
+
+def test_the_form_fields_come_from_the_flows_form_rules() -> None:
+    """form_inputs joins option, suboptions and the chosen one; unknown_fields names the rest."""
+    option = PaymentOption(payment_option_id="po", extra_data=(FormInput(name="name"),))
+    subs = Suboptions(
+        result_code=85,
+        result_type="success",
+        form_inputs=(FormInput(name="doc"),),
+        options=(
+            Suboption(id="d_1", form_inputs=(FormInput(name="account"),)),
+            Suboption(id="d_2", form_inputs=(FormInput(name="cbu"),)),
+        ),
+    )
+    inputs = form_inputs(option, subs, "d_1")
+    assert [f.name for f in inputs] == ["name", "doc", "account"]
+    extra = {"name": "x", "account": "1", "cbu": "2", "alias": "3"}
+    assert unknown_fields(inputs, extra) == ["alias", "cbu"]
+    assert unknown_fields(form_inputs(option, None, None), {"name": "x"}) == []
 
 
 def _closed_port() -> int:

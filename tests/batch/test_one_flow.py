@@ -11,19 +11,29 @@ from pathlib import Path
 import attrs
 import pytest
 
-from kasha_async import Customer, KashaClient, Transaction, TransactionStatus
+from kasha_async import (
+    Customer,
+    KashaClient,
+    KashaErrorCode,
+    Transaction,
+    TransactionError,
+    TransactionStatus,
+)
+from kasha_async._outcome import Sent, check_answer
 from kasha_async.batch import (
     FlowDriver,
     ItemState,
     OpenedSession,
     PayoutItem,
     SQLiteJournal,
+    approve_held,
     run_payouts,
 )
 from kasha_async.batch._driver import session_request
 from kasha_async.batch.cli import exit_code
 from kasha_async.sandbox import Sandbox
 
+from ..flows.test_answers import _report_as
 from ._fake import Crash, FakeDriver, make_items, unknown_once
 
 
@@ -136,12 +146,26 @@ async def test_a_reference_paid_before_fails_once_as_3017_and_is_never_paid_twic
 
 
 class _OtherAmount(FakeDriver):
-    """The provider reports every transaction at 0.01 USD."""
+    """The provider reports every transaction at 0.01 USD: the flow's answer check refuses it."""
 
     async def lookup(self, session: OpenedSession) -> Transaction:
-        """The fake's transaction, with another amount and currency."""
+        """The fake's transaction, refused as the flow refuses it (AnswerMismatchError)."""
         tx = await super().lookup(session)
-        return attrs.evolve(tx, payment_amount=Decimal("0.01"), currency="USD")
+        sent = Sent(amount=Decimal("10.50"), currency="BRL")
+        check_answer(sent, amount=Decimal("0.01"), currency="USD", transaction_id=tx.id)
+        return tx
+
+
+class _EndsInError(FakeDriver):
+    """A payout the provider ends in ERROR with code 1100 (contact support to confirm)."""
+
+    async def lookup(self, session: OpenedSession) -> Transaction:
+        """The fake's transaction; once approved it is ERROR, 1100."""
+        tx = await super().lookup(session)
+        if tx.status is not TransactionStatus.COMPLETED:
+            return tx
+        errors = TransactionError(code=KashaErrorCode(1100), msg="contact support")
+        return attrs.evolve(tx, status=TransactionStatus.ERROR, errors=errors)
 
 
 async def test_an_answer_with_another_amount_is_set_aside_never_approved_or_counted(
@@ -160,3 +184,44 @@ async def test_an_answer_with_another_amount_is_set_aside_never_approved_or_coun
     assert report.summary.completed_amounts == {}
     assert exit_code(report) == 3
     assert all("check by hand" in (r.last_error or "") for r in report.results)
+    assert all(r.reported_amount == Decimal("0.01") for r in report.results)
+
+
+async def test_a_payout_ending_in_error_1100_is_set_aside_never_failed(
+    kasha: KashaClient, tmp_path: Path
+) -> None:
+    """A final ERROR (1100) is MISMATCH for a person, never FAILED; a resume leaves it."""
+    items, driver = make_items(2), _EndsInError()
+    journal = tmp_path / "j.db"
+    report = await run_payouts(kasha, items, journal=journal, driver=driver, progress=False)
+    assert report.summary.counts == {"MISMATCH": 2}
+    assert all(r.decline_code == 1100 and "support" in (r.last_error or "") for r in report.results)
+    assert report.summary.completed_amounts == {}
+    assert exit_code(report) == 3
+    lookups = driver.calls["lookup"]
+    again = await run_payouts(
+        kasha, items, journal=journal, driver=driver, resume=True, progress=False
+    )
+    assert again.summary.counts == {"MISMATCH": 2}
+    assert driver.calls["lookup"] == lookups
+
+
+async def test_the_real_flow_refusing_a_lookup_sets_the_item_aside_never_approved(
+    kasha_sandbox: Sandbox,
+    kasha_client: KashaClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FlowDriver: lookups at 0.01 set a held payout aside on approve; the ledger keeps PENDING."""
+    journal = tmp_path / "j.db"
+    items = [_item(f"lie-{i}", "Bank Transfer") for i in range(2)]
+    held = await run_payouts(kasha_client, items, journal=journal, approve="hold", progress=False)
+    assert held.summary.counts == {"PENDING": 2}
+    _report_as(kasha_client, monkeypatch, payment_amount=Decimal("0.01"))
+    report = await approve_held(kasha_client, journal=journal, progress=False)
+    assert report.summary.counts == {"MISMATCH": 2}
+    assert all(r.reported_amount == Decimal("0.01") for r in report.results)
+    assert all("AnswerMismatch" not in (r.last_error or "x") for r in report.results)
+    assert _paid(kasha_sandbox) == {"lie-0:PENDING": 1, "lie-1:PENDING": 1}
+    again = await approve_held(kasha_client, journal=journal, progress=False)
+    assert again.summary.counts == {"MISMATCH": 2}
