@@ -17,7 +17,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 ERRORS_DOC = DOCS / "errors.md"
 ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| (\w+) \| (.*?) \| `(\w+)` \|$", re.M)
 # The guides whose snippets are programs (asyncio.run), test files (def test_) or fragments.
-GUIDES = ("sandbox.md", "flows.md", "webhooks.md")
+GUIDES = ("sandbox.md", "flows.md", "webhooks.md", "batch.md")
 SNIPPETS = [
     (f"{name}[{index}]", block)
     for name in GUIDES
@@ -49,7 +49,7 @@ def test_guide_snippet_compiles_as_a_file(name: str, block: str) -> None:
 
 
 def test_each_guide_has_a_runnable_snippet() -> None:
-    """The sandbox, flows and webhooks guides each show at least one complete program or test."""
+    """The sandbox, flows, webhooks and batch guides each show a complete program or test."""
     assert {name.split("[")[0] for name, _ in RUNNABLE} == set(GUIDES)
 
 
