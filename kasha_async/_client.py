@@ -11,7 +11,7 @@ import ipaddress
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
@@ -40,6 +40,7 @@ from ._http import DEFAULT_TIMEOUT, RawResponse, Timeout, Transport, encode_mult
 from ._models import (
     CashierLink,
     InitiatedSession,
+    PaymentOption,
     PaymentOptionsFields,
     PaymentOptionsRequest,
     PayoutOptionsFields,
@@ -131,6 +132,22 @@ class _SessionRecord:
     #: posts/creates of this client on the session that are in flight or may have landed
     #: (a success or an unknown outcome); with two, neither call's lookup is attributable
     live_submits: int = 0
+
+
+def _session_record(
+    transaction_id: str | None,
+    amount: Decimal | None,
+    currency: str | None,
+    merchant_reference: str | None,
+    options: Iterable[PaymentOption],
+) -> _SessionRecord:
+    return _SessionRecord(
+        transaction_id=transaction_id,
+        amount=amount,
+        currency=currency,
+        merchant_reference=merchant_reference,
+        option_names={o.payment_option_id: o.name for o in options},
+    )
 
 
 #: An operation's route: method, path template, and the path itself when it has no fields.
@@ -393,14 +410,30 @@ class KashaClient:
         options = opened.payment_options if isinstance(opened, InitiatedSession) else ()
         self._remember(
             opened.session_id,
-            _SessionRecord(
-                transaction_id=opened.transaction_id,
-                amount=getattr(request, "amount", None),
-                currency=getattr(request, "currency", None),
-                merchant_reference=getattr(request, "merchant_reference", None),
-                option_names={o.payment_option_id: o.name for o in options},
+            _session_record(
+                opened.transaction_id,
+                getattr(request, "amount", None),
+                getattr(request, "currency", None),
+                getattr(request, "merchant_reference", None),
+                options,
             ),
         )
+
+    def _resume_session(
+        self,
+        session_id: str,
+        transaction_id: str,
+        amount: Decimal | None,
+        currency: str | None,
+        merchant_reference: str | None,
+        options: Iterable[PaymentOption],
+    ) -> None:
+        """Hold a session another client opened (a resumed flow's) to what it was opened with."""
+        if session_id not in self._session_transactions:
+            self._remember(
+                session_id,
+                _session_record(transaction_id, amount, currency, merchant_reference, options),
+            )
 
     def _remember(self, session_id: str, record: _SessionRecord) -> _SessionRecord:
         cache = self._session_transactions

@@ -24,9 +24,9 @@ from kasha_async import (
 )
 from kasha_async._http import RawResponse
 from kasha_async.flows import FlowState, PaymentFlow, PayoutFlow
-from kasha_async.sandbox import Sandbox
+from kasha_async.sandbox import FaultKind, Sandbox
 
-from .conftest import card, payment_fields, payout_fields
+from .conftest import card, payment_fields, payout_fields, sent
 
 
 def _report_as(kasha: KashaClient, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
@@ -203,3 +203,34 @@ async def test_a_looked_up_decline_message_is_masked_everywhere(
     shown += str(flow.transaction.errors.msg)
     for secret in (_CBU, _PAN_GROUPS, "4111111111111111"):
         assert secret not in shown
+
+
+async def test_a_resumed_flow_holds_a_reconciled_send_to_its_own_amount(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow resumed on a fresh client, reconciled by a lookup in another amount, is not sent."""
+    flow = await PayoutFlow.start(kasha_client, **payout_fields(amount=Decimal("150.00")))
+    await flow.choose(flow.option(name="Bank Transfer"))
+    saved = flow.to_dict()
+    async with KashaClient(
+        api_key=kasha_sandbox.api_key,
+        base_url=kasha_sandbox.base_url,
+        signature_key=kasha_sandbox.signature_key,
+    ) as fresh:
+        resumed = PayoutFlow.from_dict(fresh, saved)
+        real = fresh.transactions.get
+
+        async def lying_after_the_send(transaction_id: str) -> Transaction:
+            tx = await real(transaction_id)
+            if sent(kasha_sandbox, "payouts.create") == 0:
+                return tx  # the resume re-check: the truth
+            return attrs.evolve(tx, payment_amount=Decimal("9999.00"))
+
+        monkeypatch.setattr(fresh.transactions, "get", lying_after_the_send)
+        kasha_sandbox.faults.add(
+            endpoint="payouts.create", kind=FaultKind.RESET_AFTER_COMMIT, times=1
+        )
+        with pytest.raises(AnswerMismatchError) as info:
+            await resumed.create(option_id="d_316", extra_data={"name": "Jane Roe"})
+    assert info.value.field == "amount"
+    assert resumed.state is FlowState.OUTCOME_UNKNOWN
