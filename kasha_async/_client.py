@@ -518,7 +518,6 @@ class KashaClient:
         sent = Sent(
             amount=record.amount,
             currency=record.currency,
-            option_id=req.payment_option_id,
             method=record.option_names.get(req.payment_option_id),
             transaction_id=tx,
         )
@@ -529,7 +528,7 @@ class KashaClient:
 
         record.live_submits += 1
         try:
-            return await self._call(
+            answer = await self._call(
                 operation,
                 req,
                 SubmitResult,
@@ -541,6 +540,9 @@ class KashaClient:
             if of_error(exc, OPERATIONS[operation].safety) in _DEFINITELY_NOT:
                 record.live_submits -= 1  # certainly did not land: it competes with no one
             raise
+        # The answer names the session's one transaction: it must be the one opened.
+        check_answer(sent, amount=None, currency=None, transaction_id=answer.transaction_id)
+        return answer
 
     def _reconciler(
         self, interpret: Callable[[Transaction], T | None]

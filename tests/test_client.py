@@ -25,6 +25,7 @@ from yarl import URL
 
 import kasha_async
 from kasha_async import (
+    AnswerMismatchError,
     CashierLink,
     ConfigError,
     Customer,
@@ -744,3 +745,19 @@ def test_mypy_sees_a_misspelt_request_keyword(tmp_path: Path) -> None:
     out, _, status = mypy.api.run(["--strict", "--no-error-summary", str(snippet)])
     assert status == 1
     assert 'Unexpected keyword argument "ammount"' in out
+
+
+async def test_a_post_answer_naming_another_transaction_is_a_mismatch(
+    client: KashaClient, mocked: Any
+) -> None:
+    """A post answered with a transactionId other than the session's raises AnswerMismatchError."""
+    opened = sample("payment-options")
+    mocked.post(BASE + "/v2/payment-options", status=200, body=orjson.dumps(opened))
+    session = await client.payments.options(PAYMENT_REQUEST)
+    answer = {"statusCode": "000", "resultType": "success", "result": {"transactionId": "tx-other"}}
+    mocked.post(BASE + "/v2/payment", status=200, body=orjson.dumps(answer))
+    with pytest.raises(AnswerMismatchError) as info:
+        await client.payments.post(session_id=session.session_id, payment_option_id="po-1")
+    assert info.value.field == "transaction_id"
+    assert info.value.expected == session.transaction_id
+    assert info.value.actual == "tx-other"

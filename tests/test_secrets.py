@@ -85,7 +85,7 @@ CALLS: dict[str, tuple[str, str, Call, Any]] = {
     "payments.post": (
         "POST",
         "/v2/payment",
-        lambda c: c.payments.post(session_id="s", payment_option_id="p", extra_data=CARD),
+        lambda c: c.payments.post(session_id="s-post", payment_option_id="p", extra_data=CARD),
         sample("payment"),
     ),
     "payments.hybrid": (
@@ -115,7 +115,7 @@ CALLS: dict[str, tuple[str, str, Call, Any]] = {
     "payouts.create": (
         "POST",
         "/v2/payout",
-        lambda c: c.payouts.create(session_id="s", payment_option_id="p", extra_data=CARD),
+        lambda c: c.payouts.create(session_id="s-create", payment_option_id="p", extra_data=CARD),
         sample("payout"),
     ),
     "payouts.settle": (
