@@ -199,7 +199,8 @@ async def test_a_looked_up_decline_message_is_masked_everywhere(
     assert flow.state is FlowState.DECLINED
     assert "Declined: bad account" in str(info.value)
     shown = _shown(info.value) + caplog.text + repr(flow.transaction)
-    assert flow.transaction is not None and flow.transaction.errors is not None
+    assert flow.transaction is not None
+    assert flow.transaction.errors is not None
     shown += str(flow.transaction.errors.msg)
     for secret in (_CBU, _PAN_GROUPS, "4111111111111111"):
         assert secret not in shown
