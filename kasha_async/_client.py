@@ -33,6 +33,7 @@ from ._errors import (
     ConfigError,
     InvalidRequestError,
     KashaError,
+    RequestNotSentError,
     ResponseFormatError,
     error_from_response,
 )
@@ -117,6 +118,14 @@ def _error_answer(
         retry_after=retry_after_seconds(retry_after),
         merchant_reference=merchant_reference,
     )
+
+
+class _ClosedClient(Exception):
+    """Internal: a request not sent because the client closed; never retried."""
+
+    def __init__(self, error: RequestNotSentError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @attrs.define(slots=True)
@@ -478,27 +487,42 @@ class KashaClient:
         elif request is not None:
             body = _convert.dumps(_convert.to_wire(request))
         timeout = self._timeout
-        send = self._transport.send
-        scrub = _redact.with_sent_values(
-            self._transport.scrub, getattr(request, "extra_data", None)
-        )
+        transport = self._transport
+        send = transport.send
+        scrub = _redact.with_sent_values(transport.scrub, getattr(request, "extra_data", None))
+        safety = OPERATIONS[operation].safety
+        maybe_landed = False  # an attempt of this call may have taken effect
 
         async def attempt() -> T:
-            raw = await send(method, path, body, timeout=timeout, content_type=content_type)
-            _telemetry.answered(raw.status)
-            return _decode(raw, result, scrub, merchant_reference)
+            nonlocal maybe_landed
+            try:
+                raw = await send(method, path, body, timeout=timeout, content_type=content_type)
+                _telemetry.answered(raw.status)
+                return _decode(raw, result, scrub, merchant_reference)
+            except RequestNotSentError as exc:
+                if transport.closed and not maybe_landed:
+                    raise _ClosedClient(exc) from None  # out of the retry loop, unretried
+                raise
+            except KashaError as exc:
+                maybe_landed = maybe_landed or of_error(exc, safety) is Outcome.UNKNOWN
+                raise
 
-        with _telemetry.call(operation, method, self._transport.host):
-            answer = await self._runner.run(
-                operation,
-                attempt,
-                max_retries=self._max_retries,
-                deadline=timeout.total,
-                reconcile=reconcile,
-                transaction_id=transaction_id,
-            )
-            _telemetry.succeeded(answer)
-            return answer
+        with _telemetry.call(operation, method, transport.host):
+            try:
+                answer = await self._runner.run(
+                    operation,
+                    attempt,
+                    max_retries=self._max_retries,
+                    deadline=timeout.total,
+                    reconcile=reconcile,
+                    transaction_id=transaction_id,
+                )
+            except _ClosedClient as closed:
+                not_sent = closed.error
+            else:
+                _telemetry.succeeded(answer)
+                return answer
+            raise not_sent  # outside the handler: the wrapper is not its __context__
 
     async def _submit(
         self, operation: str, req: SubmitRequest, transaction_id: str | None

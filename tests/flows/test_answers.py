@@ -174,9 +174,11 @@ def _decline_lookups(kasha: KashaClient, monkeypatch: pytest.MonkeyPatch, messag
 def _shown(exc: BaseException) -> str:
     """Everything an exception shows: str, repr, reason and its whole traceback chain."""
     parts = ["".join(traceback.format_exception(exc))]
-    while exc is not None:
-        parts += [str(exc), repr(exc), str(getattr(exc, "reason", "")), str(vars(exc))]
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    current: BaseException | None = exc
+    while current is not None:
+        parts += [str(current), repr(current), str(getattr(current, "reason", ""))]
+        parts.append(str(vars(current)))
+        current = current.__cause__ or current.__context__
     return "\n".join(parts)
 
 
