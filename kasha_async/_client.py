@@ -11,7 +11,7 @@ import ipaddress
 import os
 import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
@@ -33,6 +33,7 @@ from ._errors import (
     ConfigError,
     InvalidRequestError,
     KashaError,
+    RequestNotSentError,
     ResponseFormatError,
     error_from_response,
 )
@@ -40,6 +41,7 @@ from ._http import DEFAULT_TIMEOUT, RawResponse, Timeout, Transport, encode_mult
 from ._models import (
     CashierLink,
     InitiatedSession,
+    PaymentOption,
     PaymentOptionsFields,
     PaymentOptionsRequest,
     PayoutOptionsFields,
@@ -118,6 +120,14 @@ def _error_answer(
     )
 
 
+class _ClosedClient(Exception):
+    """Internal: a request not sent because the client closed; never retried."""
+
+    def __init__(self, error: RequestNotSentError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 @attrs.define(slots=True)
 class _SessionRecord:
     """What this client sent when it opened a session: what later answers are held to."""
@@ -131,6 +141,22 @@ class _SessionRecord:
     #: posts/creates of this client on the session that are in flight or may have landed
     #: (a success or an unknown outcome); with two, neither call's lookup is attributable
     live_submits: int = 0
+
+
+def _session_record(
+    transaction_id: str | None,
+    amount: Decimal | None,
+    currency: str | None,
+    merchant_reference: str | None,
+    options: Iterable[PaymentOption],
+) -> _SessionRecord:
+    return _SessionRecord(
+        transaction_id=transaction_id,
+        amount=amount,
+        currency=currency,
+        merchant_reference=merchant_reference,
+        option_names={o.payment_option_id: o.name for o in options},
+    )
 
 
 #: An operation's route: method, path template, and the path itself when it has no fields.
@@ -393,14 +419,30 @@ class KashaClient:
         options = opened.payment_options if isinstance(opened, InitiatedSession) else ()
         self._remember(
             opened.session_id,
-            _SessionRecord(
-                transaction_id=opened.transaction_id,
-                amount=getattr(request, "amount", None),
-                currency=getattr(request, "currency", None),
-                merchant_reference=getattr(request, "merchant_reference", None),
-                option_names={o.payment_option_id: o.name for o in options},
+            _session_record(
+                opened.transaction_id,
+                getattr(request, "amount", None),
+                getattr(request, "currency", None),
+                getattr(request, "merchant_reference", None),
+                options,
             ),
         )
+
+    def _resume_session(
+        self,
+        session_id: str,
+        transaction_id: str,
+        amount: Decimal | None,
+        currency: str | None,
+        merchant_reference: str | None,
+        options: Iterable[PaymentOption],
+    ) -> None:
+        """Hold a session another client opened (a resumed flow's) to what it was opened with."""
+        if session_id not in self._session_transactions:
+            self._remember(
+                session_id,
+                _session_record(transaction_id, amount, currency, merchant_reference, options),
+            )
 
     def _remember(self, session_id: str, record: _SessionRecord) -> _SessionRecord:
         cache = self._session_transactions
@@ -445,27 +487,42 @@ class KashaClient:
         elif request is not None:
             body = _convert.dumps(_convert.to_wire(request))
         timeout = self._timeout
-        send = self._transport.send
-        scrub = _redact.with_sent_values(
-            self._transport.scrub, getattr(request, "extra_data", None)
-        )
+        transport = self._transport
+        send = transport.send
+        scrub = _redact.with_sent_values(transport.scrub, getattr(request, "extra_data", None))
+        safety = OPERATIONS[operation].safety
+        maybe_landed = False  # an attempt of this call may have taken effect
 
         async def attempt() -> T:
-            raw = await send(method, path, body, timeout=timeout, content_type=content_type)
-            _telemetry.answered(raw.status)
-            return _decode(raw, result, scrub, merchant_reference)
+            nonlocal maybe_landed
+            try:
+                raw = await send(method, path, body, timeout=timeout, content_type=content_type)
+                _telemetry.answered(raw.status)
+                return _decode(raw, result, scrub, merchant_reference)
+            except RequestNotSentError as exc:
+                if transport.closed and not maybe_landed:
+                    raise _ClosedClient(exc) from None  # out of the retry loop, unretried
+                raise
+            except KashaError as exc:
+                maybe_landed = maybe_landed or of_error(exc, safety) is Outcome.UNKNOWN
+                raise
 
-        with _telemetry.call(operation, method, self._transport.host):
-            answer = await self._runner.run(
-                operation,
-                attempt,
-                max_retries=self._max_retries,
-                deadline=timeout.total,
-                reconcile=reconcile,
-                transaction_id=transaction_id,
-            )
-            _telemetry.succeeded(answer)
-            return answer
+        with _telemetry.call(operation, method, transport.host):
+            try:
+                answer = await self._runner.run(
+                    operation,
+                    attempt,
+                    max_retries=self._max_retries,
+                    deadline=timeout.total,
+                    reconcile=reconcile,
+                    transaction_id=transaction_id,
+                )
+            except _ClosedClient as closed:
+                not_sent = closed.error
+            else:
+                _telemetry.succeeded(answer)
+                return answer
+            raise not_sent  # outside the handler: the wrapper is not its __context__
 
     async def _submit(
         self, operation: str, req: SubmitRequest, transaction_id: str | None
@@ -485,7 +542,6 @@ class KashaClient:
         sent = Sent(
             amount=record.amount,
             currency=record.currency,
-            option_id=req.payment_option_id,
             method=record.option_names.get(req.payment_option_id),
             transaction_id=tx,
         )
@@ -496,7 +552,7 @@ class KashaClient:
 
         record.live_submits += 1
         try:
-            return await self._call(
+            answer = await self._call(
                 operation,
                 req,
                 SubmitResult,
@@ -508,6 +564,9 @@ class KashaClient:
             if of_error(exc, OPERATIONS[operation].safety) in _DEFINITELY_NOT:
                 record.live_submits -= 1  # certainly did not land: it competes with no one
             raise
+        # The answer names the session's one transaction: it must be the one opened.
+        check_answer(sent, amount=None, currency=None, transaction_id=answer.transaction_id)
+        return answer
 
     def _reconciler(
         self, interpret: Callable[[Transaction], T | None]

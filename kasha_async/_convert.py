@@ -34,7 +34,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import _models as m
 from ._codes import KashaErrorCode, SettleAction, TransactionStatus
 from ._errors import ResponseFormatError
-from ._redact import redact_bytes
+from ._redact import redact_bytes, redact_text
 
 T = TypeVar("T")
 
@@ -201,7 +201,15 @@ def _null_lists(data: Any, *names: str) -> Any:
     return data
 
 
+def _mask_message(data: Any) -> Any:
+    """A transaction's ``errors`` with its provider message masked: every reader gets it so."""
+    if isinstance(data, dict) and isinstance(data.get("msg"), str):
+        return {**data, "msg": redact_text(data["msg"])}
+    return data
+
+
 _NORMALISERS: dict[type, Callable[[Any], Any]] = {
+    m.TransactionError: _mask_message,
     m.InitiatedSession: lambda d: _null_lists(_unwrap(d), "paymentOptions"),
     m.CashierLink: _unwrap,
     m.Suboptions: _normalise_suboptions,

@@ -4,7 +4,7 @@ Read once, when ``kasha_async`` is imported (one environment lookup; nothing
 else is done when the variable is unset). It adds one ``StreamHandler`` on
 stderr to the ``kasha_async`` logger, which every module of the SDK logs under,
 and sets that logger's level. The handler masks what
-:func:`kasha_async._errors.redact_bytes` masks in error excerpts (card numbers,
+:func:`kasha_async._redact.redact_bytes` masks in error excerpts (card numbers,
 CVV, keys and tokens in JSON) and the values of ``KASHA_API_KEY`` and
 ``KASHA_SIGNATURE_KEY`` wherever they appear. Without the variable the SDK adds
 no handler: configure ``logging.getLogger("kasha_async")`` as you like.
@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Iterable
 
-from ._errors import redact_bytes
+from ._redact import redact_bytes
 
 ENV_VAR = "KASHA_LOG"
 LEVELS = {

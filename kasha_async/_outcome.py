@@ -10,7 +10,7 @@ Two kinds of evidence reach it:
   :func:`refund_landed`, which turn a landed lookup into the operation's result).
 
 A lookup counts as :attr:`Outcome.LANDED` only when it matches what was sent
-(:class:`Sent`: amount, currency, option, transaction) and can be attributed to
+(:class:`Sent`: amount, currency, method, transaction) and can be attributed to
 this caller: any difference raises :class:`AnswerMismatchError`
 (:func:`check_answer`), and a transaction that another racing post on the same
 session may have made is :attr:`Outcome.UNKNOWN`. A mismatching lookup is never
@@ -74,7 +74,6 @@ class Sent:
 
     amount: Decimal | None = None
     currency: str | None = None
-    option_id: str | None = None
     method: str | None = None
     transaction_id: str | None = None
 
@@ -84,21 +83,20 @@ def check_answer(
     *,
     amount: Decimal | None,
     currency: str | None,
-    option_id: str | None = None,
     transaction_id: str | None = None,
     method: str | None = None,
 ) -> None:
     """Raise :class:`AnswerMismatchError` if an answer differs from what was sent.
 
     A field is compared only when both sides know it. Amounts compare as numbers
-    (``130.0 == 130.00``), currencies without regard to case.
+    (``130.0 == 130.00``), currencies and methods without regard to case or
+    surrounding spaces.
     """
     pairs: tuple[tuple[str, object, object], ...] = (
         ("transaction_id", sent.transaction_id, transaction_id),
         ("amount", sent.amount, amount),
         ("currency", _upper(sent.currency), _upper(currency)),
-        ("option_id", sent.option_id, option_id),
-        ("method", sent.method, method),
+        ("method", _folded(sent.method), _folded(method)),
     )
     for field, expected, actual in pairs:
         if expected is not None and actual is not None and expected != actual:
@@ -115,6 +113,10 @@ def check_answer(
 
 def _upper(text: str | None) -> str | None:
     return text.strip().upper() if text is not None else None
+
+
+def _folded(text: str | None) -> str | None:
+    return text.strip().casefold() if text is not None else None
 
 
 def of_error(exc: BaseException, safety: Safety, *, after_unknown: bool = False) -> Outcome:

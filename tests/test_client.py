@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import hashlib
@@ -25,6 +26,7 @@ from yarl import URL
 
 import kasha_async
 from kasha_async import (
+    AnswerMismatchError,
     CashierLink,
     ConfigError,
     Customer,
@@ -34,6 +36,7 @@ from kasha_async import (
     PaymentOptionsRequest,
     PayoutOptionsRequest,
     Refund,
+    RequestNotSentError,
     ServerError,
     SettleResult,
     SubmitResult,
@@ -44,6 +47,7 @@ from kasha_async import (
 )
 from kasha_async._convert import parse
 from tests.fixtures import sample, sample_bytes
+from tests.test_http import client_for, stalling_server
 
 BASE = "https://kasha.test"
 API_KEY = "test-api-key-0001"
@@ -744,3 +748,31 @@ def test_mypy_sees_a_misspelt_request_keyword(tmp_path: Path) -> None:
     out, _, status = mypy.api.run(["--strict", "--no-error-summary", str(snippet)])
     assert status == 1
     assert 'Unexpected keyword argument "ammount"' in out
+
+
+async def test_a_post_answer_naming_another_transaction_is_a_mismatch(
+    client: KashaClient, mocked: Any
+) -> None:
+    """A post answered with a transactionId other than the session's raises AnswerMismatchError."""
+    opened = sample("payment-options")
+    mocked.post(BASE + "/v2/payment-options", status=200, body=orjson.dumps(opened))
+    session = await client.payments.options(PAYMENT_REQUEST)
+    answer = {"statusCode": "000", "resultType": "success", "result": {"transactionId": "tx-other"}}
+    mocked.post(BASE + "/v2/payment", status=200, body=orjson.dumps(answer))
+    with pytest.raises(AnswerMismatchError) as info:
+        await client.payments.post(session_id=session.session_id, payment_option_id="po-1")
+    assert info.value.field == "transaction_id"
+    assert info.value.expected == session.transaction_id
+    assert info.value.actual == "tx-other"
+
+
+async def test_calls_queued_on_a_closed_client_are_not_retried() -> None:
+    """With retries on, a call queued when the client closes raises RequestNotSentError at once."""
+    async with stalling_server() as url:
+        kasha = client_for(url, pool_size=1, max_retries=3)
+        calls = [asyncio.create_task(kasha.transactions.get(f"tx-{i}")) for i in range(3)]
+        await asyncio.sleep(0.2)  # one call holds the only connection, two wait for it
+        await kasha.close()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert [type(o) for o in outcomes[1:]] == [RequestNotSentError, RequestNotSentError]
+    assert "closed while the request waited for a connection" in str(outcomes[1])

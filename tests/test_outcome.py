@@ -39,9 +39,7 @@ from kasha_async._outcome import (
 )
 
 S = TransactionStatus
-SENT = Sent(
-    amount=Decimal("130.00"), currency="BRL", option_id="po-1", method="Pix", transaction_id="tx-1"
-)
+SENT = Sent(amount=Decimal("130.00"), currency="BRL", method="Pix", transaction_id="tx-1")
 
 
 def tx(status: TransactionStatus = S.COMPLETED, **fields: object) -> Transaction:
@@ -107,8 +105,8 @@ def test_of_error(exc: Exception, safety: Safety, after_unknown: bool, expected:
 
 
 def test_check_answer_accepts_what_was_sent() -> None:
-    """An answer with the same amount (as a number), currency (any case) and option passes."""
-    check_answer(SENT, amount=Decimal("130"), currency="brl", option_id="po-1")
+    """An answer with the same amount (as a number), currency and method (any case) passes."""
+    check_answer(SENT, amount=Decimal("130"), currency="brl", method=" PIX ")
     check_answer(SENT, amount=None, currency=None)  # nothing known: nothing to compare
 
 
@@ -117,7 +115,7 @@ def test_check_answer_accepts_what_was_sent() -> None:
     [
         ("amount", {"amount": Decimal("0.01"), "currency": "BRL"}),
         ("currency", {"amount": Decimal("130.00"), "currency": "USD"}),
-        ("option_id", {"amount": None, "currency": None, "option_id": "po-2"}),
+        ("method", {"amount": None, "currency": None, "method": "Card"}),
         ("transaction_id", {"amount": None, "currency": None, "transaction_id": "tx-2"}),
     ],
 )
@@ -230,3 +228,10 @@ def test_of_lookup_refuses_an_operation_not_reconciled() -> None:
     """Only money operations are reconciled by lookup."""
     with pytest.raises(ValueError, match=r"transactions\.get"):
         of_lookup("transactions.get", tx(), SENT)
+
+
+def test_a_lookup_naming_the_method_in_another_case_is_landed() -> None:
+    """A lookup whose method is " pix " for a sent "Pix" is the same option: LANDED."""
+    assert of_lookup("payments.post", tx(method=" pix "), SENT) is Outcome.LANDED
+    with pytest.raises(AnswerMismatchError):
+        of_lookup("payments.post", tx(method="Card"), SENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import traceback
@@ -14,6 +15,7 @@ import orjson
 import pytest
 from aioresponses import aioresponses
 
+import kasha_async
 from kasha_async import (
     Customer,
     Identification,
@@ -85,7 +87,7 @@ CALLS: dict[str, tuple[str, str, Call, Any]] = {
     "payments.post": (
         "POST",
         "/v2/payment",
-        lambda c: c.payments.post(session_id="s", payment_option_id="p", extra_data=CARD),
+        lambda c: c.payments.post(session_id="s-post", payment_option_id="p", extra_data=CARD),
         sample("payment"),
     ),
     "payments.hybrid": (
@@ -115,7 +117,7 @@ CALLS: dict[str, tuple[str, str, Call, Any]] = {
     "payouts.create": (
         "POST",
         "/v2/payout",
-        lambda c: c.payouts.create(session_id="s", payment_option_id="p", extra_data=CARD),
+        lambda c: c.payouts.create(session_id="s-create", payment_option_id="p", extra_data=CARD),
         sample("payout"),
     ),
     "payouts.settle": (
@@ -369,3 +371,15 @@ def test_a_huge_provider_message_is_cut_before_masking() -> None:
     reason = redact_text("x " * 500_000 + CBU)
     assert len(reason) <= 1001
     assert reason.endswith("…")
+
+
+def test_the_log_handler_imports_masking_from_its_home() -> None:
+    """_logging imports redact_bytes from _redact, not through _errors' re-export."""
+    source = (Path(kasha_async.__file__).parent / "_logging.py").read_text()
+    sources = {
+        node.module: [alias.name for alias in node.names]
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "redact_bytes" in sources["_redact"]
+    assert not any(name.startswith("redact") for name in sources.get("_errors", []))

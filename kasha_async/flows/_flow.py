@@ -508,6 +508,15 @@ class BaseFlow(ObservedFlow, Generic[R]):
         )
         if snap.chosen_option_id is not None:
             flow._option = flow.option(id=snap.chosen_option_id)
+        # A fresh client holds a reconciled send to the flow's amount, currency and option.
+        kasha._resume_session(
+            snap.session_id,
+            snap.transaction_id,
+            snap.amount,
+            snap.currency,
+            snap.merchant_reference,
+            snap.options,
+        )
         return flow
 
 

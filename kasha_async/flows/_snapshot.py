@@ -18,7 +18,7 @@ import attrs
 
 from .. import _convert
 from .._errors import InvalidRequestError, ResponseFormatError
-from .._models import PaymentOption, Suboptions
+from .._models import PaymentOption, Suboptions, amount_range_problem, read_amount
 from ._states import FlowKind, FlowState
 
 __all__ = ["FLOW_FORMAT", "Snapshot", "check_margin"]
@@ -71,7 +71,7 @@ class Snapshot:
             "merchant_reference": self.merchant_reference,
             "country": self.country,
             "currency": self.currency,
-            "amount": None if self.amount is None else str(self.amount),
+            "amount": None if self.amount is None else f"{self.amount:f}",
             "options": [_convert.to_plain(o) for o in self.options],
             "chosen_option_id": self.chosen_option_id,
             "suboptions": None if subs is None else _convert.to_plain(subs),
@@ -155,7 +155,8 @@ def _amount(value: object) -> Decimal | None:
         return None
     if not isinstance(value, str):  # to_dict writes money as a string, never a float
         raise TypeError(f"amount must be a decimal string, not {type(value).__name__}")
-    amount = Decimal(value)
-    if not amount.is_finite():
-        raise ValueError(f"amount {value!r:.40} is not a finite number")
+    amount = read_amount(value)  # the one amount parser: plain digits, never 1E+999999
+    problem = amount_range_problem(amount)
+    if problem is not None:
+        raise ValueError(problem)
     return amount

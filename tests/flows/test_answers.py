@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import traceback
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import attrs
+import orjson
 import pytest
 
 from kasha_async import (
     AnswerMismatchError,
+    DeclinedError,
     FlowStateError,
     KashaClient,
     SessionAlreadyUsedError,
     Transaction,
     TransactionStatus,
 )
+from kasha_async._http import RawResponse
 from kasha_async.flows import FlowState, PaymentFlow, PayoutFlow
-from kasha_async.sandbox import Sandbox
+from kasha_async.sandbox import FaultKind, Sandbox
 
-from .conftest import card, payment_fields, payout_fields
+from .conftest import card, payment_fields, payout_fields, sent
 
 
 def _report_as(kasha: KashaClient, monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
@@ -144,3 +149,91 @@ async def test_a_snapshot_round_trips_through_the_typed_form(
     assert flow.snapshot().to_dict() == flow.to_dict()
     restored = PayoutFlow.from_dict(kasha_client, flow.to_dict())
     assert restored.snapshot() == flow.snapshot()
+
+
+_CBU = "0123456789012345678901"
+_PAN_GROUPS = "4111 1111 1111 1111"
+
+
+def _decline_lookups(kasha: KashaClient, monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+    """Make every transaction lookup answer, on the wire, DECLINED with ``message``."""
+    transport = kasha._transport
+    real = transport.send
+
+    async def declining(method: str, path: str, body: bytes, **kwargs: Any) -> RawResponse:
+        raw = await real(method, path, body, **kwargs)
+        if not path.startswith("/v2/transactions/"):
+            return raw
+        data = orjson.loads(raw.body)
+        data.update(status="DECLINED", errors={"code": "3001", "msg": message})
+        return attrs.evolve(raw, body=orjson.dumps(data))
+
+    monkeypatch.setattr(transport, "send", declining)
+
+
+def _shown(exc: BaseException) -> str:
+    """Everything an exception shows: str, repr, reason and its whole traceback chain."""
+    parts = ["".join(traceback.format_exception(exc))]
+    current: BaseException | None = exc
+    while current is not None:
+        parts += [str(current), repr(current), str(getattr(current, "reason", ""))]
+        parts.append(str(vars(current)))
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+async def test_a_looked_up_decline_message_is_masked_everywhere(
+    kasha_sandbox: Sandbox,
+    kasha_client: KashaClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A lookup's errors.msg holding a CBU and a card number reaches no DeclinedError or log."""
+    caplog.set_level(logging.DEBUG)
+    flow = await PayoutFlow.start(kasha_client, **payout_fields())
+    await flow.choose(flow.option(name="Bank Transfer"))
+    await flow.create(option_id="d_316", extra_data={"name": "Jane Roe"})
+    _decline_lookups(
+        kasha_client, monkeypatch, f"Declined: bad account {_CBU} card {_PAN_GROUPS} (code 3001)"
+    )
+    with pytest.raises(DeclinedError) as info:
+        await flow.wait_final(timeout=5, poll_interval=0.01)
+    assert flow.state is FlowState.DECLINED
+    assert "Declined: bad account" in str(info.value)
+    shown = _shown(info.value) + caplog.text + repr(flow.transaction)
+    assert flow.transaction is not None
+    assert flow.transaction.errors is not None
+    shown += str(flow.transaction.errors.msg)
+    for secret in (_CBU, _PAN_GROUPS, "4111111111111111"):
+        assert secret not in shown
+
+
+async def test_a_resumed_flow_holds_a_reconciled_send_to_its_own_amount(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow resumed on a fresh client, reconciled by a lookup in another amount, is not sent."""
+    flow = await PayoutFlow.start(kasha_client, **payout_fields(amount=Decimal("150.00")))
+    await flow.choose(flow.option(name="Bank Transfer"))
+    saved = flow.to_dict()
+    async with KashaClient(
+        api_key=kasha_sandbox.api_key,
+        base_url=kasha_sandbox.base_url,
+        signature_key=kasha_sandbox.signature_key,
+    ) as fresh:
+        resumed = PayoutFlow.from_dict(fresh, saved)
+        real = fresh.transactions.get
+
+        async def lying_after_the_send(transaction_id: str) -> Transaction:
+            tx = await real(transaction_id)
+            if sent(kasha_sandbox, "payouts.create") == 0:
+                return tx  # the resume re-check: the truth
+            return attrs.evolve(tx, payment_amount=Decimal("9999.00"))
+
+        monkeypatch.setattr(fresh.transactions, "get", lying_after_the_send)
+        kasha_sandbox.faults.add(
+            endpoint="payouts.create", kind=FaultKind.RESET_AFTER_COMMIT, times=1
+        )
+        with pytest.raises(AnswerMismatchError) as info:
+            await resumed.create(option_id="d_316", extra_data={"name": "Jane Roe"})
+    assert info.value.field == "amount"
+    assert resumed.state is FlowState.OUTCOME_UNKNOWN

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -173,7 +174,10 @@ def _tampered(snapshot: dict[str, Any], **changes: Any) -> dict[str, Any]:
         ({"expires_at": "2030-01-01T00:00:00"}, "no time zone"),
         ({"expires_at": 1893456000}, "expires_at must be"),
         ({"amount": "lots"}, "malformed"),
-        ({"amount": "NaN"}, "not a finite number"),
+        ({"amount": "NaN"}, "plain ASCII digits"),
+        ({"amount": "1E+999999"}, "plain ASCII digits"),
+        ({"amount": "1" * 20}, "must be below 10^"),
+        ({"amount": "-5.00"}, "must not be negative"),
         ({"amount": 130.0}, "amount must be a decimal string"),
         ({"state": "PAID"}, "malformed"),
         ({"transaction_id": 42}, "transaction_id must be"),
@@ -211,3 +215,13 @@ async def test_a_snapshot_never_holds_customer_or_form_values(
     text = json.dumps(flow.to_dict())
     for private in ("98765432", "John Doe", "+34666999666", "84.232.140.77", "extra_data"):
         assert private not in text
+
+
+async def test_an_amount_spelled_with_an_exponent_survives_a_snapshot(
+    kasha_sandbox: Sandbox, kasha_client: KashaClient
+) -> None:
+    """Decimal("1.3E+2") is written as plain "130" and read back as the same amount."""
+    flow = await PaymentFlow.start(kasha_client, **payment_fields(amount=Decimal("1.3E+2")))
+    saved = flow.to_dict()
+    assert saved["amount"] == "130"
+    assert PaymentFlow.from_dict(kasha_client, saved).snapshot().amount == Decimal("130")
