@@ -108,6 +108,20 @@ BODIES: dict[str, Any] = {
         "resultType": "success",
         "result": {"transactionId": TRANSACTION_ID},
     },
+    # PaymentFlow.pay() reads the transaction once after a plain success (its status and
+    # the answer check): the payment flow's fourth request, which the raw contenders skip.
+    f"/v2/transactions/{TRANSACTION_ID}": {
+        "id": TRANSACTION_ID,
+        "sessionId": SESSION_ID,
+        "country": "BR",
+        "currency": "BRL",
+        "paymentAmount": 130,
+        "method": "Bank Transfer",
+        "status": "PENDING",
+        "merchantReference": "mr-65gkcsf2w23423",
+        "createdAt": "2022-08-04T08:23:50.738Z",
+        "updatedAt": "2022-08-04T08:23:50.738Z",
+    },
 }
 
 
