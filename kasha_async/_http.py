@@ -37,9 +37,9 @@ from ._errors import (
     KashaError,
     RequestNotSentError,
     ResponseFormatError,
-    redact_bytes,
 )
 from ._operations import ROUTES
+from ._redact import redact_bytes
 from ._signing import sign
 from ._version import __version__
 

@@ -28,6 +28,13 @@ from ._errors import InvalidRequestError
 CRYPTO_CURRENCIES: frozenset[str] = frozenset(
     {"BTC", "ETH", "LTC", "BCH", "XRP", "USDT", "USDC", "TRX", "DOGE", "SOL", "BNB", "DAI"}
 )
+
+
+def currency_places(currency: str | None) -> int:
+    """Decimal places an amount in ``currency`` may carry: 8 for crypto, else 2."""
+    return 8 if currency in CRYPTO_CURRENCIES else 2
+
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _RAW = attrs.field(factory=lambda: _EMPTY, repr=False, eq=False, hash=False)
 _ALPHA2 = re.compile(r"[A-Z]{2}")
@@ -87,7 +94,7 @@ def amount_problems(amount: Decimal, currency: str, field: str = "amount") -> li
     if out_of_range is not None:
         return [out_of_range]  # checked first: formatting 1E+100000 would build 100 KB
     problems = []
-    places = 8 if currency in CRYPTO_CURRENCIES else 2
+    places = currency_places(currency)
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         problems.append(

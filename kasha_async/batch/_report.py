@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._models import CRYPTO_CURRENCIES
+from .._models import currency_places
 from ._journal import ItemState, Journal, JournalRecord
 
 
@@ -69,7 +69,7 @@ def in_places(amount: Decimal, currency: str | None) -> Decimal:
     report shows it as 435.50. An amount with more places, or too large to quantize, is
     shown as it is: the value is never changed.
     """
-    places = 8 if currency in CRYPTO_CURRENCIES else 2
+    places = currency_places(currency)
     exponent = amount.as_tuple().exponent
     if not isinstance(exponent, int) or -exponent >= places or amount.adjusted() > 40:
         return amount

@@ -49,7 +49,7 @@ from .._models import (
 )
 from .._operations import OPERATIONS
 from .._outcome import Outcome, Sent, of_error
-from ._forms import form_problems
+from ._forms import form_inputs, form_problems
 from ._observe import ObservedFlow, logger
 from ._snapshot import Snapshot, check_margin
 from ._states import SESSION_STEPS, FlowState, check_step
@@ -372,19 +372,17 @@ class BaseFlow(ObservedFlow, Generic[R]):
     ) -> list[str]:
         """What :meth:`pay`/``create`` would refuse in these inputs (empty when they are fine)."""
         option = self._require_option()
-        inputs = list(option.extra_data)
         problems: list[str] = []
         subs = self._suboptions
         if subs is not None:
-            inputs += subs.form_inputs
             ids = [sub.id for sub in subs.options]
             if ids and option_id is None:
                 problems.append(f"option_id: required, one of {ids}")
             elif ids and option_id not in ids:
                 problems.append(f"option_id: {option_id!r} is not one of {ids}")
-            inputs += [fi for sub in subs.options if sub.id == option_id for fi in sub.form_inputs]
         elif option_id is not None and option.is_card:
             problems.append("option_id: card options take no suboption")
+        inputs = form_inputs(option, subs, option_id)
         return problems + form_problems(inputs, extra_data or {})
 
     async def _submit(
