@@ -53,8 +53,9 @@ class Timeout:
     """Per-phase timeouts in seconds.
 
     ``connect``: opening a TCP connection (a timeout here means nothing was sent);
-    ``read``: waiting for each chunk of the answer; ``total``: the deadline for a
-    whole call, retries and backoff included.
+    ``read``: one attempt, from its start to the last byte of its answer (past that
+    the request may have been sent: the outcome is unknown); ``total``: the deadline
+    for a whole call, retries and backoff included.
     """
 
     connect: float = DEFAULT_CONNECT_TIMEOUT
@@ -88,10 +89,99 @@ class RawResponse:
     body: bytes
 
 
+class ReadWatch:
+    """Read timeouts for every in-flight attempt of a transport, checked by one timer.
+
+    A timer per request is not cheap on asyncio's loop: aiohttp's ``sock_read`` arms
+    one when the request is written and again on every chunk, and ``asyncio.timeout``
+    around each attempt cost as much (6.6 % of a payout flow's instructions either
+    way, benchmarks/README.md). Here an attempt only enters its due time in a dict;
+    one timer, set for the soonest due time of the attempts in flight, cancels the
+    tasks past theirs, and there is no timer while nothing is in flight. Checks are
+    at least :data:`TICK` apart, so a bound fires up to 0.1 s late when many fall due
+    together. Whose cancellation it was is decided as ``asyncio.timeout`` decides it
+    (``Task.uncancel``), and it surfaces as ``TimeoutError``, as that one's does.
+    """
+
+    TICK = 0.1
+
+    def __init__(self) -> None:
+        self._bounds: dict[_Bound, None] = {}
+        self._beat: asyncio.TimerHandle | None = None
+        self._beat_loop: asyncio.AbstractEventLoop | None = None
+        self._next = float("inf")
+
+    def bound(self, seconds: float) -> _Bound:
+        """A ``with`` block that raises ``TimeoutError`` if it runs past ``seconds``."""
+        return _Bound(self, seconds)
+
+    def _enter(self, entry: _Bound, loop: asyncio.AbstractEventLoop) -> None:
+        self._bounds[entry] = None
+        if entry.due < self._next or loop is not self._beat_loop:
+            self._schedule(loop, entry.due)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+        self._next, self._beat_loop = when, loop
+        self._beat = loop.call_at(when, self._check, loop)
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._beat, self._beat_loop, self._next = None, None, float("inf")
+        now = loop.time()
+        soonest = float("inf")
+        for entry in self._bounds:
+            if entry.fired:
+                continue
+            if entry.due <= now:
+                entry.fired = True
+                entry.task.cancel()
+            else:
+                soonest = min(soonest, entry.due)
+        if soonest != float("inf"):
+            self._schedule(loop, max(soonest, now + self.TICK))
+
+
+class _Bound:
+    """One attempt's bound: its task, the loop time its answer is due, and whether it fired."""
+
+    __slots__ = ("cancelling", "due", "fired", "seconds", "task", "watch")
+
+    def __init__(self, watch: ReadWatch, seconds: float) -> None:
+        self.watch = watch
+        self.seconds = seconds
+        self.fired = False
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a read bound must be entered in a task")
+        loop = task.get_loop()
+        self.task, self.cancelling = task, task.cancelling()
+        self.due = loop.time() + self.seconds
+        self.watch._enter(self, loop)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        del self.watch._bounds[self]
+        # Fired while the block ended: the cancellation is ours to take back either way.
+        ours = self.fired and self.task.uncancel() <= self.cancelling
+        if ours and isinstance(exc, asyncio.CancelledError):
+            raise TimeoutError from exc
+
+
 @functools.lru_cache(maxsize=64)
-def _client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
-    """aiohttp's per-request timeouts; immutable, so built once per pair (~1 us a request)."""
-    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+def _client_timeout(connect: float) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts: only ``sock_connect``; immutable, so built once (~1 us a request).
+
+    The read timeout is not aiohttp's per-chunk ``sock_read``: that arms a timer when
+    the request is written and again on every chunk received (6.6 % of a payout
+    flow's instructions, benchmarks/README.md), and a server trickling a byte at a
+    time could hold an attempt open for ever. :meth:`Transport.send` bounds the
+    whole attempt with one ``asyncio.timeout`` instead.
+    """
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect)
 
 
 def translate_client_error(
@@ -199,6 +289,7 @@ class Transport:
         self._header_cache: dict[str | None, CIMultiDict[str]] = {}
         self._urls = _fixed_urls(self.base_url)
         self._address = _address(self.base_url)
+        self._read_watch = ReadWatch()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -277,20 +368,21 @@ class Transport:
             # The signature covers this body's exact bytes: the one header made per request.
             headers = headers.copy()
             headers["x-signature"] = sign(self._signature_key, body)
-        client_timeout = _client_timeout(timeout.connect, timeout.read)
         started = time.perf_counter()
         error: KashaError | None = None
         try:
-            async with session.request(
-                method,
-                self._urls.get(path) or self.base_url + path,
-                data=body if method != "GET" else None,
-                headers=headers,
-                allow_redirects=False,
-                timeout=client_timeout,
-            ) as response:
-                raw = await self._read(response, method, path)
-                answer = RawResponse(response.status, response.headers, raw)
+            # The whole attempt is bounded, never longer than the call's deadline.
+            with self._read_watch.bound(min(timeout.read, timeout.total)):
+                async with session.request(
+                    method,
+                    self._urls.get(path) or self.base_url + path,
+                    data=body if method != "GET" else None,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=_client_timeout(timeout.connect),
+                ) as response:
+                    raw = await self._read(response, method, path)
+                    answer = RawResponse(response.status, response.headers, raw)
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = translate_client_error(exc, method=method, path=path, address=self._address)
         except asyncio.CancelledError:

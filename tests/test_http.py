@@ -33,7 +33,7 @@ from kasha_async._constants import (
     DEFAULT_READ_TIMEOUT,
     MAX_RESPONSE_BYTES,
 )
-from kasha_async._http import encode_multipart, translate_client_error
+from kasha_async._http import ReadWatch, encode_multipart, translate_client_error
 from kasha_async._signing import sign
 from tests.fixtures import sample_bytes
 
@@ -248,6 +248,74 @@ async def test_read_timeout_is_connection_lost() -> None:
         release.set()
     assert isinstance(info.value, OutcomeUnknownError)
     assert calls == ["/v2/transactions/tx-1"]
+
+
+async def test_a_trickling_answer_cannot_hold_an_attempt_past_the_read_timeout() -> None:
+    """read bounds the whole attempt: a byte every 0.1 s still times out at read (0.3 s)."""
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(40):
+                await response.write(b" ")
+                await asyncio.sleep(0.1)
+            await response.write(b"{}")
+        return response
+
+    timeout = Timeout(connect=1, read=0.3, total=5)
+    async with (
+        serve({("GET", "/v2/transactions/{id}"): trickle}) as url,
+        client_for(url, timeout=timeout, max_retries=0) as kasha,
+    ):
+        # The whole answer would arrive after 4 s: it is the read bound that ends the call.
+        with pytest.raises(ConnectionLostError, match="timed out waiting for the answer"):
+            await kasha.transactions.get("tx-1")
+
+
+async def test_read_watch_cancellation_from_outside_stays_a_cancellation() -> None:
+    """A task cancelled by someone else inside a read bound gets CancelledError, not a timeout."""
+    watch = ReadWatch()
+    entered = asyncio.Event()
+
+    async def bounded() -> None:
+        with watch.bound(30):
+            entered.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(bounded())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_read_watch_fires_and_restores_the_task() -> None:
+    """A 0.05 s bound raises TimeoutError, restores the task's cancel count, keeps no bound."""
+    watch = ReadWatch()
+    with pytest.raises(TimeoutError), watch.bound(0.05):
+        await asyncio.sleep(5)
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    with watch.bound(5):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert watch._bounds == {}
+
+
+def test_read_watch_works_across_event_loops() -> None:
+    """One transport's watch bounds attempts on a second event loop after the first closed."""
+    watch = ReadWatch()
+
+    async def long_bound_then_short() -> None:
+        with watch.bound(60):
+            await asyncio.sleep(0)
+        with pytest.raises(TimeoutError), watch.bound(0.05):
+            await asyncio.sleep(5)
+
+    asyncio.run(long_bound_then_short())
+    asyncio.run(long_bound_then_short())
 
 
 async def test_redirect_is_not_followed() -> None:
