@@ -23,7 +23,8 @@ any, code 1100              never                                reconcile by lo
 
 Every retry spends a token from a per-client :class:`RetryBudget`; ``Retry-After``
 is honoured (capped at 60 s), otherwise :func:`_timing.backoff` (full jitter).
-The call's deadline is ``asyncio.timeout``. An outcome still unknown at the end
+The call's deadline is ``asyncio.timeout_at``, armed when attempt 1 has failed (the
+transport bounds each attempt, never past the deadline). An outcome still unknown at the end
 is raised as :class:`OutcomeUnknownError`, its traceback free of tenacity frames.
 """
 
@@ -139,8 +140,11 @@ class RetryBudget:
         self._tokens = min(self.max_tokens, self._tokens + earned)
 
     def deposit(self) -> None:
-        """Record one original call."""
-        self._refill(self.ratio)
+        """Record one original call; time's floor is added when tokens are next read.
+
+        Both only add, so capping once then equals capping after each: no clock read here.
+        """
+        self._tokens = min(self.max_tokens, self._tokens + self.ratio)
 
     def try_spend(self) -> bool:
         """Take one retry token if there is one."""
@@ -220,14 +224,32 @@ class RetryRunner:
         reconcile: Reconciler[T] | None = None,
         transaction_id: str | None = None,
     ) -> T:
-        """Call ``attempt`` until it succeeds or the policy says stop, within ``deadline`` s."""
+        """Call ``attempt`` until it succeeds or the policy says stop, within ``deadline`` s.
+
+        The one fast path: attempt 1 runs bare, and only its failure arms the deadline
+        and builds tenacity's retry loop. The transport bounds every attempt by its read
+        timeout, never longer than the deadline (``_http.Transport.send``), so attempt 1
+        needs neither. Each half is worth more than 5 % of a flow. With every call
+        inside ``AsyncRetrying`` a payout flow took 388-455 us of SDK CPU against
+        207-267 us without (``python -m benchmarks.overhead``; 1151 against 635 Python
+        calls per flow under cProfile). Arming ``asyncio.timeout`` for attempt 1 too
+        cost 6.0 % of a whole payout flow, sockets included (2738k against 2574k
+        instructions, ``python -m benchmarks.instructions``). Attempt 1's failure is
+        replayed into tenacity as tenacity's attempt 1, so predicates, waits, logs and
+        stop see the same sequence as if tenacity had run it.
+        """
         self.stats.calls += 1
         self.budget.deposit()
+        due = asyncio.get_running_loop().time() + deadline
         call = _Call(self, operation, attempt, reconcile, transaction_id)
-        timer = asyncio.timeout(deadline)
+        try:
+            return await call.send()
+        except KashaError as exc:
+            first = exc
+        timer = asyncio.timeout_at(due)
         try:
             async with timer:
-                return await call.run(max_retries)
+                return await call.after_first(first, max_retries)
         except TimeoutError:
             if not timer.expired():
                 raise
@@ -292,21 +314,8 @@ class _Call(Generic[T]):
         self.in_flight = False  # an attempt is on the wire now
         self.final: KashaError | None = None  # the call's own last word, raised as is
 
-    async def run(self, max_retries: int) -> T:
-        """Attempt 1 bare; only its failure builds tenacity's retry loop.
-
-        The one fast path, kept because ``python -m benchmarks.overhead`` (stubbed
-        transport, thread CPU, best of 25) shows it is worth far more than 5 % of a
-        flow: with every call inside ``AsyncRetrying`` a payout flow took 388-455 us
-        of SDK CPU against 207-267 us with it (and 1151 against 635 Python calls per
-        flow under cProfile, a load-independent count). Attempt 1's failure is
-        replayed into tenacity as tenacity's attempt 1, so predicates, waits, logs
-        and stop see the same sequence as if tenacity had run it.
-        """
-        try:
-            return await self._send()
-        except KashaError as exc:
-            first = exc
+    async def after_first(self, first: KashaError, max_retries: int) -> T:
+        """What follows attempt 1's failure ``first``: retries, and the lookup they may need."""
         try:
             return await self._retrying(first, max_retries)
         except KashaError as exc:
@@ -335,13 +344,14 @@ class _Call(Generic[T]):
                     failed, replay = replay, None
                 else:
                     try:
-                        return await self._send()
+                        return await self.send()
                     except KashaError as exc:
                         failed = exc
                 return await self._failed(failed)
         raise AssertionError("tenacity ends with a result or the last error")  # pragma: no cover
 
-    async def _send(self) -> T:
+    async def send(self) -> T:
+        """One attempt, marked in flight while it runs."""
         self.in_flight = True  # stays set if the deadline cancels the attempt mid-flight
         try:
             result = await self.attempt()
