@@ -290,26 +290,43 @@ def _resolve_field_hooks(cls: type) -> None:
         _converter.register_structure_hook_func(_is(kind), hook)
 
 
-def _register(cls: type) -> None:
-    _resolve_field_hooks(cls)
-    structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
-        cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
-    )
+def _not_an_object(cls: type, data: Any) -> TypeError:
+    return TypeError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+
+
+def _class_hook(cls: type, structure: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The generated ``structure`` behind the class's quirk normaliser and its ``raw``."""
     normalise = _NORMALISERS.get(cls)
     keeps_raw = "raw" in attrs.fields_dict(cls)
+    if normalise is None and not keeps_raw:
+        # Most nested objects (form inputs, options, customers): nothing but the type check.
+        def structure_object(data: Any, _: type) -> Any:
+            if isinstance(data, dict):
+                return structure(data, cls)
+            raise _not_an_object(cls, data)
 
-    def hook(data: Any, _: type) -> Any:
+        return structure_object
+
+    def structure_answer(data: Any, _: type) -> Any:
         wire = data
         if normalise is not None:
             data = normalise(data)
         if not isinstance(data, dict):
-            raise TypeError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+            raise _not_an_object(cls, data)
         obj = structure(data, cls)
         if keeps_raw:
             object.__setattr__(obj, "raw", _readonly(wire))
         return obj
 
-    _converter.register_structure_hook(cls, hook)
+    return structure_answer
+
+
+def _register(cls: type) -> None:
+    _resolve_field_hooks(cls)
+    structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
+    )
+    _converter.register_structure_hook(cls, _class_hook(cls, structure))
     _converter.register_unstructure_hook(
         cls,
         make_dict_unstructure_fn(cls, _converter, _cattrs_omit_if_default=True, **_renames(cls)),
