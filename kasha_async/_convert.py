@@ -228,15 +228,20 @@ def _renames(cls: type) -> dict[str, Any]:
     }
 
 
+#: Scalar hooks that return a value already of exactly their type unchanged.
+_RETURNS_EXACT: dict[Callable[[Any, type], Any], type] = {_structure_str: str, _structure_int: int}
+
+
 def _optional_hook(inner: type, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    if handler is _structure_str:
+    exact = _RETURNS_EXACT.get(handler)
+    if exact is not None:
 
-        def structure_optional_str(value: Any, _: type) -> Any:
-            if value is None or type(value) is str:
-                return value
-            return _structure_str(value, str)
+        def structure_optional_scalar(value: Any, _: type) -> Any:
+            if value is None or type(value) is exact:
+                return value  # what ``handler`` would return, without the call
+            return handler(value, exact)
 
-        return structure_optional_str
+        return structure_optional_scalar
 
     def structure_optional(value: Any, _: type) -> Any:
         return None if value is None else handler(value, inner)
