@@ -174,13 +174,19 @@ def _normalise_suboptions(data: Any) -> Any:
         return data
     options = data.get("options")
     if isinstance(options, dict):
-        options = [options]
-    inputs = data.get("formInputs")
-    if inputs is None and isinstance(options, list):
-        inputs = [
-            fi for opt in options if isinstance(opt, dict) for fi in opt.get("formInputs") or ()
-        ]
-    return {**data, "options": options, "formInputs": inputs}
+        return {**data, "options": [options]}
+    return data
+
+
+def _lift_form_inputs(suboptions: m.Suboptions, data: dict[str, Any]) -> None:
+    """No ``formInputs`` at ``result`` level: the answer's inputs are its options' inputs.
+
+    Done on the structured options, so each input is read once (the objects are frozen
+    and shared).
+    """
+    if data.get("formInputs") is None:
+        inputs = tuple(field for option in suboptions.options for field in option.form_inputs)
+        object.__setattr__(suboptions, "form_inputs", inputs)
 
 
 def _normalise_id(data: Any) -> Any:
@@ -208,6 +214,11 @@ _NORMALISERS: dict[type, Callable[[Any], Any]] = {
     m.SettleResult: _unwrap,
     m.Refund: _normalise_id,
     m.Transaction: _normalise_id,
+}
+
+#: Quirks read on the structured object (with the normalised wire dict it came from).
+_FINISHERS: dict[type, Callable[[Any, dict[str, Any]], None]] = {
+    m.Suboptions: _lift_form_inputs,
 }
 
 
@@ -302,8 +313,9 @@ def _not_an_object(cls: type, data: Any) -> TypeError:
 def _class_hook(cls: type, structure: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     """The generated ``structure`` behind the class's quirk normaliser and its ``raw``."""
     normalise = _NORMALISERS.get(cls)
+    finish = _FINISHERS.get(cls)
     keeps_raw = "raw" in attrs.fields_dict(cls)
-    if normalise is None and not keeps_raw:
+    if normalise is None and finish is None and not keeps_raw:
         # Most nested objects (form inputs, options, customers): nothing but the type check.
         def structure_object(data: Any, _: type) -> Any:
             if isinstance(data, dict):
@@ -319,6 +331,8 @@ def _class_hook(cls: type, structure: Callable[[Any, Any], Any]) -> Callable[[An
         if not isinstance(data, dict):
             raise _not_an_object(cls, data)
         obj = structure(data, cls)
+        if finish is not None:
+            finish(obj, data)
         if keeps_raw:
             object.__setattr__(obj, "raw", _readonly(wire))
         return obj
