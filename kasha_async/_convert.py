@@ -30,6 +30,7 @@ from typing import Any, TypeVar, get_args
 import attrs
 import orjson
 from cattrs import Converter
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import _models as m
@@ -340,8 +341,23 @@ def _class_hook(cls: type, structure: Callable[[Any, Any], Any]) -> Callable[[An
     return structure_answer
 
 
+def _write_optional_scalars_as_is(cls: type) -> None:
+    """``X | None`` fields whose ``X`` is written as it is (``str``, ``int``) are too.
+
+    cattrs wraps them in a None check around the identity; with the identity itself,
+    the generated hook reads the attribute without a call.
+    """
+    for field in attrs.fields(cls):
+        args = get_args(field.type)
+        if len(args) == 2 and NoneType in args:
+            inner = args[0] if args[1] is NoneType else args[1]
+            if _converter.get_unstructure_hook(inner) is identity:
+                _converter.register_unstructure_hook(field.type, identity)
+
+
 def _register(cls: type) -> None:
     _resolve_field_hooks(cls)
+    _write_optional_scalars_as_is(cls)
     structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
         cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
     )
