@@ -9,7 +9,8 @@ Rules (CONTRACT.md §4), all here and nowhere else:
 - ``statusCode`` as ``"000"``, ``0``, ``"085"``, ``85`` -> one ``int``, ``result_code``.
 - Numbers where strings are expected (``customer.phone``) become strings.
 - Array-wrapped answers are unwrapped; suboption ``options`` may be an object or a
-  list, ``formInputs`` at ``result`` level or inside the option.
+  list, ``formInputs`` at ``result`` level or inside the option; ``null`` where a list
+  belongs is an empty list.
 - Dates are ISO 8601 or ``DD/MM/YYYY HH:MM:SS``, always returned as aware UTC.
 - Unknown fields are ignored; unknown statuses and error codes are kept.
 
@@ -29,6 +30,7 @@ from typing import Any, TypeVar, get_args
 import attrs
 import orjson
 from cattrs import Converter
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import _models as m
@@ -173,15 +175,19 @@ def _normalise_suboptions(data: Any) -> Any:
         return data
     options = data.get("options")
     if isinstance(options, dict):
-        options = [options]
-    if options is None:
-        options = []
-    inputs = data.get("formInputs")
-    if inputs is None and isinstance(options, list):
-        inputs = [
-            fi for opt in options if isinstance(opt, dict) for fi in opt.get("formInputs") or ()
-        ]
-    return {**data, "options": options, "formInputs": inputs or []}
+        return {**data, "options": [options]}
+    return data
+
+
+def _lift_form_inputs(suboptions: m.Suboptions, data: dict[str, Any]) -> None:
+    """No ``formInputs`` at ``result`` level: the answer's inputs are its options' inputs.
+
+    Done on the structured options, so each input is read once (the objects are frozen
+    and shared).
+    """
+    if data.get("formInputs") is None:
+        inputs = tuple(field for option in suboptions.options for field in option.form_inputs)
+        object.__setattr__(suboptions, "form_inputs", inputs)
 
 
 def _normalise_id(data: Any) -> Any:
@@ -190,14 +196,6 @@ def _normalise_id(data: Any) -> Any:
         fallback = data.get("_id") or data.get("transactionId")
         if fallback is not None:
             return {**data, "id": fallback}
-    return data
-
-
-def _null_lists(data: Any, *names: str) -> Any:
-    if isinstance(data, dict):
-        for name in names:  # a plain loop: any(<genexpr>) costs ~1 us per nested object
-            if data.get(name, ()) is None:
-                return {k: ([] if k in names and v is None else v) for k, v in data.items()}
     return data
 
 
@@ -210,16 +208,18 @@ def _mask_message(data: Any) -> Any:
 
 _NORMALISERS: dict[type, Callable[[Any], Any]] = {
     m.TransactionError: _mask_message,
-    m.InitiatedSession: lambda d: _null_lists(_unwrap(d), "paymentOptions"),
+    m.InitiatedSession: _unwrap,
     m.CashierLink: _unwrap,
     m.Suboptions: _normalise_suboptions,
     m.SubmitResult: _flatten_result,
     m.SettleResult: _unwrap,
     m.Refund: _normalise_id,
-    m.Transaction: lambda d: _null_lists(_normalise_id(d), "orderDetails"),
-    m.PaymentOption: lambda d: _null_lists(d, "extraData"),
-    m.FormInput: lambda d: _null_lists(d, "values"),
-    m.Suboption: lambda d: _null_lists(d, "formInputs"),
+    m.Transaction: _normalise_id,
+}
+
+#: Quirks read on the structured object (with the normalised wire dict it came from).
+_FINISHERS: dict[type, Callable[[Any, dict[str, Any]], None]] = {
+    m.Suboptions: _lift_form_inputs,
 }
 
 
@@ -240,15 +240,20 @@ def _renames(cls: type) -> dict[str, Any]:
     }
 
 
+#: Scalar hooks that return a value already of exactly their type unchanged.
+_RETURNS_EXACT: dict[Callable[[Any, type], Any], type] = {_structure_str: str, _structure_int: int}
+
+
 def _optional_hook(inner: type, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    if handler is _structure_str:
+    exact = _RETURNS_EXACT.get(handler)
+    if exact is not None:
 
-        def structure_optional_str(value: Any, _: type) -> Any:
-            if value is None or type(value) is str:
-                return value
-            return _structure_str(value, str)
+        def structure_optional_scalar(value: Any, _: type) -> Any:
+            if value is None or type(value) is exact:
+                return value  # what ``handler`` would return, without the call
+            return handler(value, exact)
 
-        return structure_optional_str
+        return structure_optional_scalar
 
     def structure_optional(value: Any, _: type) -> Any:
         return None if value is None else handler(value, inner)
@@ -256,12 +261,18 @@ def _optional_hook(inner: type, handler: Callable[[Any, Any], Any]) -> Callable[
     return structure_optional
 
 
+# ``null`` where a list belongs (paymentOptions, extraData, formInputs, orderDetails,
+# values) reads as empty: a rule of every list field, so it lives in the list hooks.
+
+
 def _any_tuple(value: Any, _: type) -> tuple[Any, ...]:
-    return tuple(value)
+    return () if value is None else tuple(value)
 
 
 def _tuple_hook(item: type, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def structure_tuple(value: Any, _: type) -> Any:
+        if value is None:
+            return ()
         return tuple([handler(element, item) for element in value])
 
     return structure_tuple
@@ -276,7 +287,8 @@ def _resolve_field_hooks(cls: type) -> None:
 
     cattrs' generic ``_structure_optional`` and ``_structure_tuple`` look the element's
     hook up again on every value; resolved here, a suboptions answer parses in about
-    half the time. Only those two generic hooks are replaced, by code doing the same.
+    half the time. Only those two generic hooks are replaced, by code doing the same
+    (and reading a list's ``null`` as empty).
     """
     for field in attrs.fields(attrs.resolve_types(cls)):
         kind = field.type
@@ -295,26 +307,61 @@ def _resolve_field_hooks(cls: type) -> None:
         _converter.register_structure_hook_func(_is(kind), hook)
 
 
-def _register(cls: type) -> None:
-    _resolve_field_hooks(cls)
-    structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
-        cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
-    )
-    normalise = _NORMALISERS.get(cls)
-    keeps_raw = "raw" in attrs.fields_dict(cls)
+def _not_an_object(cls: type, data: Any) -> TypeError:
+    return TypeError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
 
-    def hook(data: Any, _: type) -> Any:
+
+def _class_hook(cls: type, structure: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The generated ``structure`` behind the class's quirk normaliser and its ``raw``."""
+    normalise = _NORMALISERS.get(cls)
+    finish = _FINISHERS.get(cls)
+    keeps_raw = "raw" in attrs.fields_dict(cls)
+    if normalise is None and finish is None and not keeps_raw:
+        # Most nested objects (form inputs, options, customers): nothing but the type check.
+        def structure_object(data: Any, _: type) -> Any:
+            if isinstance(data, dict):
+                return structure(data, cls)
+            raise _not_an_object(cls, data)
+
+        return structure_object
+
+    def structure_answer(data: Any, _: type) -> Any:
         wire = data
         if normalise is not None:
             data = normalise(data)
         if not isinstance(data, dict):
-            raise TypeError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+            raise _not_an_object(cls, data)
         obj = structure(data, cls)
+        if finish is not None:
+            finish(obj, data)
         if keeps_raw:
             object.__setattr__(obj, "raw", _readonly(wire))
         return obj
 
-    _converter.register_structure_hook(cls, hook)
+    return structure_answer
+
+
+def _write_optional_scalars_as_is(cls: type) -> None:
+    """``X | None`` fields whose ``X`` is written as it is (``str``, ``int``) are too.
+
+    cattrs wraps them in a None check around the identity; with the identity itself,
+    the generated hook reads the attribute without a call.
+    """
+    for field in attrs.fields(cls):
+        args = get_args(field.type)
+        if len(args) == 2 and NoneType in args:
+            inner = args[0] if args[1] is NoneType else args[1]
+            if _converter.get_unstructure_hook(inner) is identity:
+                _converter.register_unstructure_hook(field.type, identity)
+
+
+def _register(cls: type) -> None:
+    _resolve_field_hooks(cls)
+    _write_optional_scalars_as_is(cls)
+    structure: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, _converter, _cattrs_forbid_extra_keys=False, **_renames(cls)
+    )
+    _converter.register_structure_hook(cls, _class_hook(cls, structure))
     _converter.register_unstructure_hook(
         cls,
         make_dict_unstructure_fn(cls, _converter, _cattrs_omit_if_default=True, **_renames(cls)),

@@ -95,17 +95,19 @@ def amount_problems(amount: Decimal, currency: str, field: str = "amount") -> li
         return [out_of_range]  # checked first: formatting 1E+100000 would build 100 KB
     problems = []
     places = currency_places(currency)
-    exponent = amount.as_tuple().exponent
+    _, digits, exponent = amount.as_tuple()  # once: each call builds a named tuple
     if isinstance(exponent, int) and -exponent > places:
         problems.append(
             f"{field} {amount:.40} has more than {places} decimal places for {currency}"
         )
-    digits = "".join(map(str, amount.as_tuple().digits)).strip("0")
+    # Fewer digits than the limit cannot be too many significant ones: join only past it.
     if len(digits) > MAX_AMOUNT_SIGNIFICANT_DIGITS:
-        problems.append(
-            f"{field} has {len(digits)} significant digits, more than the "
-            f"{MAX_AMOUNT_SIGNIFICANT_DIGITS} a JSON number keeps exactly in every parser"
-        )
+        significant = len("".join(map(str, digits)).strip("0"))
+        if significant > MAX_AMOUNT_SIGNIFICANT_DIGITS:
+            problems.append(
+                f"{field} has {significant} significant digits, more than the "
+                f"{MAX_AMOUNT_SIGNIFICANT_DIGITS} a JSON number keeps exactly in every parser"
+            )
     return problems
 
 

@@ -239,6 +239,21 @@ def test_suboption_options_object_or_list(as_list: bool) -> None:
     assert parsed.form_inputs[0].required is True
 
 
+@pytest.mark.parametrize(
+    ("result_inputs", "expected"),
+    [({}, ["iban"]), ({"formInputs": None}, ["iban"]), ({"formInputs": []}, [])],
+)
+def test_result_level_form_inputs_win_over_the_options(
+    result_inputs: dict[str, Any], expected: list[str]
+) -> None:
+    """Inputs are lifted from the options only when ``result`` has no ``formInputs`` or null."""
+    option = {"id": "d_1", "formInputs": [{"name": "iban"}]}
+    result = {"options": option, **result_inputs}
+    parsed = parse(Suboptions, {"statusCode": 85, "resultType": "option_choice", "result": result})
+    assert [f.name for f in parsed.form_inputs] == expected
+    assert [f.name for f in parsed.options[0].form_inputs] == ["iban"]
+
+
 def test_suboptions_without_options() -> None:
     """A suboptions answer with no options at all is empty, not an error."""
     parsed = parse(Suboptions, {"statusCode": "085", "resultType": "option_choice", "result": {}})

@@ -114,6 +114,17 @@ def test_amounts_at_the_bound_are_accepted(amount: str, currency: str) -> None:
     assert format(payment(amount=amount, currency=currency).amount, "f") == amount
 
 
+def test_trailing_zeros_are_not_significant_digits() -> None:
+    """16 digits of which 8 are trailing zeros pass; 16 significant digits are named."""
+    assert payment(amount="12345678.00000000", currency="BTC").amount == Decimal("12345678")
+    with pytest.raises(InvalidRequestError) as info:
+        payment(amount="12345678.12345678", currency="BTC")
+    assert info.value.problems == (
+        "amount has 16 significant digits, more than the 15 a JSON number keeps exactly "
+        "in every parser",
+    )
+
+
 def test_batch_items_use_the_same_amount_parser() -> None:
     """A batch row's amount goes through the same parser: "1e3" and "1_000" are refused."""
     from kasha_async.batch import PayoutItem
