@@ -57,7 +57,7 @@ from ._models import (
     Transaction,
     build_request,
 )
-from ._operations import OPERATIONS, ROUTES
+from ._operations import OPERATIONS, ROUTES, Safety
 from ._outcome import (
     Outcome,
     Sent,
@@ -159,14 +159,20 @@ def _session_record(
     )
 
 
-#: An operation's route: method, path template, and the path itself when it has no fields.
-_Route = tuple[str, str, str | None]
+#: An operation's route: method, path template, the path itself when it has no fields,
+#: and the operation's safety class (``_operations.OPERATIONS``).
+_Route = tuple[str, str, str | None, Safety]
 
 
 def _resolve_routes(routes: Mapping[str, tuple[str, str]]) -> dict[str, _Route]:
-    """Routes with their fixed paths worked out once (``str.format`` costs ~1 us a call)."""
+    """Each call's per-operation facts, worked out once (``str.format`` costs ~1 us a call)."""
     return {
-        operation: (method, template, None if "{" in template or "}" in template else template)
+        operation: (
+            method,
+            template,
+            None if "{" in template or "}" in template else template,
+            OPERATIONS[operation].safety,
+        )
         for operation, (method, template) in routes.items()
     }
 
@@ -475,7 +481,7 @@ class KashaClient:
         transaction_id: str | None = None,
         merchant_reference: str | None = None,
     ) -> T:
-        method, template, path = self._routes[operation]
+        method, template, path, safety = self._routes[operation]
         if path is None:
             path = template.format(**{k: quote(v, safe="") for k, v in (path_params or {}).items()})
         content_type: str | None = "application/json"
@@ -490,7 +496,6 @@ class KashaClient:
         transport = self._transport
         send = transport.send
         scrub = _redact.with_sent_values(transport.scrub, getattr(request, "extra_data", None))
-        safety = OPERATIONS[operation].safety
         maybe_landed = False  # an attempt of this call may have taken effect
 
         async def attempt() -> T:
