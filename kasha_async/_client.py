@@ -769,12 +769,14 @@ class Payouts(_Resource):
         """Approve or decline a PENDING payout (``POST /v2/settle-payout``)."""
         req = SettleRequest(action=action, transaction_id=transaction_id)
         client = self._client._for_call(timeout)
-        sent = Sent(transaction_id=transaction_id)
         return await client._call(
             "payouts.settle",
             req,
             SettleResult,
-            reconcile=client._reconciler(lambda tx: settle_landed(tx, sent)),
+            # What was sent is only needed (and only built) if the outcome is looked up.
+            reconcile=client._reconciler(
+                lambda tx: settle_landed(tx, Sent(transaction_id=transaction_id))
+            ),
             transaction_id=transaction_id,
         )
 
