@@ -103,14 +103,17 @@ def with_sent_values(
 
     The answer stays valid JSON (values are replaced inside the parsed document), so
     its error code and transaction id still read after masking. Returns ``scrub``
-    itself when nothing was sent, so calls without ``extra_data`` pay nothing.
+    itself when nothing was sent, so calls without ``extra_data`` pay nothing; the
+    values are gathered only when a body is scrubbed (an error), not on every call.
     """
-    values = sent_values(extra_data) if extra_data else None
-    if not values:
+    if not extra_data:
         return scrub
-    ordered = sorted(values, key=len, reverse=True)  # "0123456789" before "0123"
+    ordered: list[str] | None = None
 
     def scrub_sent(body: bytes) -> bytes:
+        nonlocal ordered
+        if ordered is None:  # "0123456789" before "0123"
+            ordered = sorted(sent_values(extra_data), key=len, reverse=True)
         body = scrub(body)
         if not any(value.encode() in body for value in ordered):
             return body

@@ -79,8 +79,12 @@ class _Instruments:
 
         trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER
         metrics.get_meter_provider()
-        self._trace_globals = trace
-        self._metrics_globals = metrics_internal
+        # Where the API keeps the providers set (see ``tracing``); a stand-in that says
+        # "configured" should a later API rename them, so only the saving is lost.
+        self.trace_globals: Any = trace if hasattr(trace, "_TRACER_PROVIDER") else _Configured
+        self.metrics_globals: Any = (
+            metrics_internal if hasattr(metrics_internal, "_METER_PROVIDER") else _Configured
+        )
         self.trace = trace
         self.context = context
         self.tracer = trace.get_tracer(SCOPE, __version__)
@@ -112,15 +116,20 @@ class _Instruments:
 
         The API answers this only through ``get_tracer_provider()``, which reads
         ``os.environ`` on every call (~2 us); its module global says the same for
-        ~50 ns. Should a later API rename it, the check says "configured" and only
-        the saving is lost.
+        ~50 ns. :func:`call` reads the two globals itself, on every client call.
         """
-        return getattr(self._trace_globals, "_TRACER_PROVIDER", True) is not None
+        return self.trace_globals._TRACER_PROVIDER is not None
 
     @property
     def metering(self) -> bool:
         """Whether a meter provider was set (the same shortcut as :attr:`tracing`)."""
-        return getattr(self._metrics_globals, "_METER_PROVIDER", True) is not None
+        return self.metrics_globals._METER_PROVIDER is not None
+
+
+class _Configured:
+    """Stands in for an API module whose provider global is not where it used to be."""
+
+    _TRACER_PROVIDER = _METER_PROVIDER = True
 
 
 def _instruments() -> _Instruments | None:
@@ -223,7 +232,7 @@ class _NoCall:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, error: object, tb: object) -> None:
         return None
 
 
@@ -232,9 +241,16 @@ _NO_SPAN = nullcontext()
 
 
 def call(operation: str, method: str, host: str) -> _CallSpan | _NoCall:
-    """The span of one client call: ``with _telemetry.call(...):`` around its attempts."""
+    """The span of one client call: ``with _telemetry.call(...):`` around its attempts.
+
+    With no provider set this is on every call's path: the two provider globals are
+    read here rather than through :attr:`_Instruments.tracing` and ``metering``
+    (a property costs about as much as the rest of the check).
+    """
     otel = _otel if _checked else _instruments()
-    if otel is None or not (otel.tracing or otel.metering):
+    if otel is None or (
+        otel.trace_globals._TRACER_PROVIDER is None and otel.metrics_globals._METER_PROVIDER is None
+    ):
         return _NO_CALL
     return _CallSpan(otel, operation, method, host)
 
