@@ -17,9 +17,10 @@ means for the state (``_submitted``).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import attrs
@@ -286,29 +287,13 @@ class BaseFlow(ObservedFlow, Generic[R]):
 
     # --- the step guard ---------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _step(self, step: str) -> AsyncIterator[None]:
+    def _step(self, step: str) -> _Step:
         """Run one step: re-check a resumed flow, refuse a step not allowed now, hold the flag.
 
         The flag refuses any other step until this one ends; a 410 on a step that
         uses the session moves the flow to EXPIRED (:class:`SessionExpiredError`).
         """
-        running = self._busy
-        if running is None:
-            self._busy = step
-        try:
-            with _telemetry.step(f"{type(self).__name__}.{step}", self._transaction_id):
-                if running is None and self._needs_recheck:
-                    await self._fetch()
-                self._guard(step, running)
-                yield
-        except SessionGoneError as exc:
-            if step not in SESSION_STEPS:
-                raise
-            raise self._server_expired(exc) from exc
-        finally:
-            if running is None:
-                self._busy = None
+        return _Step(self, step)
 
     def _guard(self, step: str, running: str | None) -> None:
         check_step(self._kind, step, self._state, transaction_id=self._transaction_id)
@@ -516,6 +501,55 @@ class BaseFlow(ObservedFlow, Generic[R]):
             snap.options,
         )
         return flow
+
+
+class _Step:
+    """``async with flow._step(name):`` — the step guard, as a class rather than a generator.
+
+    Entering takes the busy flag (unless another step holds it), opens the step's
+    span, re-checks a resumed flow and asks :meth:`BaseFlow._guard`; leaving closes
+    the span, turns a 410 on a session step into EXPIRED and releases the flag. It
+    never suppresses an exception.
+    """
+
+    __slots__ = ("_flow", "_name", "_running", "_span")
+
+    def __init__(self, flow: BaseFlow[Any], name: str) -> None:
+        self._flow = flow
+        self._name = name
+        self._running: str | None = None  # another step's name: this one is refused
+        self._span: AbstractContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        flow, name = self._flow, self._name
+        self._running = running = flow._busy
+        if running is None:
+            flow._busy = name
+        try:
+            span = _telemetry.step(f"{type(flow).__name__}.{name}", flow._transaction_id)
+            span.__enter__()
+            self._span = span
+            if running is None and flow._needs_recheck:
+                await flow._fetch()
+            flow._guard(name, running)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._span is not None:
+                self._span.__exit__(exc_type, exc, traceback)
+            if isinstance(exc, SessionGoneError) and self._name in SESSION_STEPS:
+                raise self._flow._server_expired(exc) from exc
+        finally:
+            if self._running is None:
+                self._flow._busy = None
 
 
 __all__ = ["DEFAULT_SAFETY_MARGIN", "BaseFlow", "Clock", "SendCall", "SessionResource", "logger"]
