@@ -50,7 +50,7 @@ from .._models import (
     Suboptions,
 )
 from .._operations import OPERATIONS
-from .._outcome import Outcome, Sent, of_error
+from .._outcome import Outcome, of_error
 from ._forms import form_inputs, form_problems
 from ._observe import ObservedFlow, logger
 from ._snapshot import Snapshot, check_margin
@@ -280,11 +280,11 @@ class BaseFlow(ObservedFlow, Generic[R]):
         wanted = f"name {name!r}" if name is not None else f"id {id!r}"
         raise InvalidRequestError(f"no option with {wanted}; offered: {offered}")
 
-    def _sent(self) -> Sent:
+    def _sent_method(self) -> str | None:
         # The method is the flow's own only once it sent the option itself: a cashier
         # (cashier_link, hybrid_link) lets the customer pick another.
         option = self._option if self._cashier_url is None else None
-        return attrs.evolve(super()._sent(), method=None if option is None else option.name)
+        return None if option is None else option.name
 
     # --- the step guard ---------------------------------------------------------------------
 
