@@ -65,6 +65,9 @@ class FlowState(enum.StrEnum):
 
 
 S = FlowState
+#: A bare status or flow state, as opposed to a :class:`StatusStamp`. Built once: the
+#: union in an ``isinstance`` call would be built again on every comparison.
+_BARE_STATUS = TransactionStatus | FlowState
 TERMINAL: frozenset[FlowState] = frozenset(
     {S.COMPLETED, S.DECLINED, S.ERROR, S.EXPIRED, S.REFUNDED}
 )
@@ -207,11 +210,11 @@ def is_older(
 
 
 def _status_of(item: StatusStamp | TransactionStatus | FlowState) -> TransactionStatus | FlowState:
-    return item if isinstance(item, TransactionStatus | FlowState) else item.status
+    return item if isinstance(item, _BARE_STATUS) else item.status
 
 
 def _updated_at(item: StatusStamp | TransactionStatus | FlowState) -> datetime | None:
-    return None if isinstance(item, TransactionStatus | FlowState) else item.updated_at
+    return None if isinstance(item, _BARE_STATUS) else item.updated_at
 
 
 def state_for_status(status: TransactionStatus, kind: FlowKind) -> FlowState | None:
