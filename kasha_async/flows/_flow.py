@@ -341,8 +341,9 @@ class BaseFlow(ObservedFlow, Generic[R]):
             self._suboptions = await self._suboptions_of(option)
         return self._suboptions
 
-    async def _suboptions_of(self, option: PaymentOption) -> Suboptions:
-        return await self._resource(self._kasha).suboptions(
+    def _suboptions_of(self, option: PaymentOption) -> Awaitable[Suboptions]:
+        # The client's own call, awaited by the step: no coroutine of the flow's around it.
+        return self._resource(self._kasha).suboptions(
             session_id=self._session_id, payment_option_id=option.payment_option_id
         )
 
