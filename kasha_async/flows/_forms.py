@@ -39,10 +39,6 @@ def _allowed(values: tuple[Any, ...]) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def _field(form_input: FormInput) -> str:
     """How a message names an input: its name, and its label when it has one."""
     return form_input.name if not form_input.label else f"{form_input.name} ({form_input.label})"
@@ -85,7 +81,7 @@ def form_problems(inputs: Iterable[FormInput], extra_data: Mapping[str, Any]) ->
             continue
         seen.add(form_input.name)
         value = extra_data.get(form_input.name)
-        if _is_blank(value):
+        if value is None or (isinstance(value, str) and not value.strip()):  # blank
             if form_input.required:
                 problems.append(f"{_field(form_input)}: required")
             continue
@@ -109,7 +105,9 @@ def form_inputs(
     inputs = list(option.extra_data)
     if suboptions is not None:
         inputs += suboptions.form_inputs
-        inputs += [f for sub in suboptions.options if sub.id == option_id for f in sub.form_inputs]
+        for sub in suboptions.options:
+            if sub.id == option_id:
+                inputs += sub.form_inputs
     return inputs
 
 
