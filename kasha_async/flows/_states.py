@@ -219,11 +219,7 @@ def _updated_at(item: StatusStamp | TransactionStatus | FlowState) -> datetime |
 
 def state_for_status(status: TransactionStatus, kind: FlowKind) -> FlowState | None:
     """The flow state a server status means; ``None`` for an unknown status (keep the state)."""
-    if status is TransactionStatus.PENDING:
-        return S.PENDING_APPROVAL if kind is FlowKind.PAYOUT else S.SUBMITTED
-    if status is TransactionStatus.CREATED:
-        return S.CREATED
-    return _BY_STATUS.get(status)
+    return _STATE_OF[kind].get(status)
 
 
 _BY_STATUS: Mapping[TransactionStatus, FlowState] = MappingProxyType(
@@ -234,6 +230,19 @@ _BY_STATUS: Mapping[TransactionStatus, FlowState] = MappingProxyType(
         TransactionStatus.ERROR: S.ERROR,
         TransactionStatus.EXPIRED: S.EXPIRED,
         TransactionStatus.REFUNDED: S.REFUNDED,
+    }
+)
+#: The status table per flow kind, built once: applying a status is one lookup.
+#: PENDING means a payment is submitted and a payout waits for approval.
+_STATE_OF: Mapping[FlowKind, Mapping[TransactionStatus, FlowState]] = MappingProxyType(
+    {
+        kind: MappingProxyType(
+            {TransactionStatus.CREATED: S.CREATED, TransactionStatus.PENDING: pending, **_BY_STATUS}
+        )
+        for kind, pending in [
+            (FlowKind.PAYMENT, S.SUBMITTED),
+            (FlowKind.PAYOUT, S.PENDING_APPROVAL),
+        ]
     }
 )
 
