@@ -17,9 +17,11 @@ means for the state (``_submitted``).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import attrs
@@ -48,7 +50,7 @@ from .._models import (
     Suboptions,
 )
 from .._operations import OPERATIONS
-from .._outcome import Outcome, Sent, of_error
+from .._outcome import Outcome, of_error
 from ._forms import form_inputs, form_problems
 from ._observe import ObservedFlow, logger
 from ._snapshot import Snapshot, check_margin
@@ -97,9 +99,9 @@ class SendCall(Protocol):
         ...
 
 
-def utc_now() -> datetime:
-    """The default flow clock: the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
+#: The default flow clock: the current time as an aware UTC datetime. A partial, not
+#: a function: read on every step, it then costs no Python frame.
+utc_now: Clock = functools.partial(datetime.now, UTC)
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -278,37 +280,21 @@ class BaseFlow(ObservedFlow, Generic[R]):
         wanted = f"name {name!r}" if name is not None else f"id {id!r}"
         raise InvalidRequestError(f"no option with {wanted}; offered: {offered}")
 
-    def _sent(self) -> Sent:
+    def _sent_method(self) -> str | None:
         # The method is the flow's own only once it sent the option itself: a cashier
         # (cashier_link, hybrid_link) lets the customer pick another.
         option = self._option if self._cashier_url is None else None
-        return attrs.evolve(super()._sent(), method=None if option is None else option.name)
+        return None if option is None else option.name
 
     # --- the step guard ---------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _step(self, step: str) -> AsyncIterator[None]:
+    def _step(self, step: str) -> _Step:
         """Run one step: re-check a resumed flow, refuse a step not allowed now, hold the flag.
 
         The flag refuses any other step until this one ends; a 410 on a step that
         uses the session moves the flow to EXPIRED (:class:`SessionExpiredError`).
         """
-        running = self._busy
-        if running is None:
-            self._busy = step
-        try:
-            with _telemetry.step(f"{type(self).__name__}.{step}", self._transaction_id):
-                if running is None and self._needs_recheck:
-                    await self._fetch()
-                self._guard(step, running)
-                yield
-        except SessionGoneError as exc:
-            if step not in SESSION_STEPS:
-                raise
-            raise self._server_expired(exc) from exc
-        finally:
-            if running is None:
-                self._busy = None
+        return _Step(self, step)
 
     def _guard(self, step: str, running: str | None) -> None:
         check_step(self._kind, step, self._state, transaction_id=self._transaction_id)
@@ -355,8 +341,9 @@ class BaseFlow(ObservedFlow, Generic[R]):
             self._suboptions = await self._suboptions_of(option)
         return self._suboptions
 
-    async def _suboptions_of(self, option: PaymentOption) -> Suboptions:
-        return await self._resource(self._kasha).suboptions(
+    def _suboptions_of(self, option: PaymentOption) -> Awaitable[Suboptions]:
+        # The client's own call, awaited by the step: no coroutine of the flow's around it.
+        return self._resource(self._kasha).suboptions(
             session_id=self._session_id, payment_option_id=option.payment_option_id
         )
 
@@ -516,6 +503,55 @@ class BaseFlow(ObservedFlow, Generic[R]):
             snap.options,
         )
         return flow
+
+
+class _Step:
+    """``async with flow._step(name):`` — the step guard, as a class rather than a generator.
+
+    Entering takes the busy flag (unless another step holds it), opens the step's
+    span, re-checks a resumed flow and asks :meth:`BaseFlow._guard`; leaving closes
+    the span, turns a 410 on a session step into EXPIRED and releases the flag. It
+    never suppresses an exception.
+    """
+
+    __slots__ = ("_flow", "_name", "_running", "_span")
+
+    def __init__(self, flow: BaseFlow[Any], name: str) -> None:
+        self._flow = flow
+        self._name = name
+        self._running: str | None = None  # another step's name: this one is refused
+        self._span: AbstractContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        flow, name = self._flow, self._name
+        self._running = running = flow._busy
+        if running is None:
+            flow._busy = name
+        try:
+            span = _telemetry.step(f"{type(flow).__name__}.{name}", flow._transaction_id)
+            span.__enter__()
+            self._span = span
+            if running is None and flow._needs_recheck:
+                await flow._fetch()
+            flow._guard(name, running)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._span is not None:
+                self._span.__exit__(exc_type, exc, traceback)
+            if isinstance(exc, SessionGoneError) and self._name in SESSION_STEPS:
+                raise self._flow._server_expired(exc) from exc
+        finally:
+            if self._running is None:
+                self._flow._busy = None
 
 
 __all__ = ["DEFAULT_SAFETY_MARGIN", "BaseFlow", "Clock", "SendCall", "SessionResource", "logger"]

@@ -15,6 +15,10 @@ from typing import Any
 from .._errors import InvalidRequestError
 from .._models import FormInput, PaymentOption, Suboptions
 
+#: The value types a form input takes (as text). Built once: ``str | int | float`` in
+#: an ``isinstance`` call would build the union again on every value.
+_TEXT_LIKE = str | int | float
+
 
 @functools.lru_cache(maxsize=256)
 def _compile(pattern: str) -> re.Pattern[str] | None:
@@ -35,30 +39,37 @@ def _allowed(values: tuple[Any, ...]) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def _field(form_input: FormInput) -> str:
+    """How a message names an input: its name, and its label when it has one."""
+    return form_input.name if not form_input.label else f"{form_input.name} ({form_input.label})"
 
 
 def input_problems(form_input: FormInput, value: object) -> list[str]:
-    """What is wrong with one present, non-blank value (empty list when it is fine)."""
-    field = form_input.name if not form_input.label else f"{form_input.name} ({form_input.label})"
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return [f"{field}: must be text, got {type(value).__name__}"]
+    """What is wrong with one present, non-blank value (empty list when it is fine).
+
+    The messages (and the field's label in them) are only built for a value that
+    breaks a rule: a valid value costs the checks and nothing else.
+    """
+    if isinstance(value, bool) or not isinstance(value, _TEXT_LIKE):
+        return [f"{_field(form_input)}: must be text, got {type(value).__name__}"]
     text = str(value)
     problems = []
     rules = form_input.validations
     if rules is not None:
         if rules.min_length is not None and len(text) < rules.min_length:
-            problems.append(f"{field}: at least {rules.min_length} characters, got {len(text)}")
+            problems.append(f"at least {rules.min_length} characters, got {len(text)}")
         if rules.max_length is not None and len(text) > rules.max_length:
-            problems.append(f"{field}: at most {rules.max_length} characters, got {len(text)}")
+            problems.append(f"at most {rules.max_length} characters, got {len(text)}")
         compiled = _compile(rules.pattern) if rules.pattern else None
         if compiled is not None and compiled.search(text) is None:
-            problems.append(f"{field}: does not match the pattern {rules.pattern!r}")
-    allowed = _allowed(form_input.values)
+            problems.append(f"does not match the pattern {rules.pattern!r}")
+    allowed = _allowed(form_input.values) if form_input.values else frozenset()
     if allowed and text not in allowed:
-        problems.append(f"{field}: not one of the allowed values {sorted(allowed)}")
-    return problems
+        problems.append(f"not one of the allowed values {sorted(allowed)}")
+    if not problems:
+        return problems
+    field = _field(form_input)
+    return [f"{field}: {problem}" for problem in problems]
 
 
 def form_problems(inputs: Iterable[FormInput], extra_data: Mapping[str, Any]) -> list[str]:
@@ -70,10 +81,9 @@ def form_problems(inputs: Iterable[FormInput], extra_data: Mapping[str, Any]) ->
             continue
         seen.add(form_input.name)
         value = extra_data.get(form_input.name)
-        if _is_blank(value):
+        if value is None or (isinstance(value, str) and not value.strip()):  # blank
             if form_input.required:
-                label = f" ({form_input.label})" if form_input.label else ""
-                problems.append(f"{form_input.name}{label}: required")
+                problems.append(f"{_field(form_input)}: required")
             continue
         problems += input_problems(form_input, value)
     return problems
@@ -95,7 +105,9 @@ def form_inputs(
     inputs = list(option.extra_data)
     if suboptions is not None:
         inputs += suboptions.form_inputs
-        inputs += [f for sub in suboptions.options if sub.id == option_id for f in sub.form_inputs]
+        for sub in suboptions.options:
+            if sub.id == option_id:
+                inputs += sub.form_inputs
     return inputs
 
 

@@ -124,8 +124,15 @@ class ObservedFlow:
     def _sent(self) -> Sent:
         """What the flow asked for, to hold the server's transactions to."""
         return Sent(
-            amount=self._amount, currency=self._currency, transaction_id=self._transaction_id
+            amount=self._amount,
+            currency=self._currency,
+            method=self._sent_method(),
+            transaction_id=self._transaction_id,
         )
+
+    def _sent_method(self) -> str | None:
+        """The option name the flow itself sent, if any (an observer alone sent none)."""
+        return None
 
     def _check(self, transaction: Transaction) -> None:
         """Raise :class:`AnswerMismatchError` (flow OUTCOME_UNKNOWN) if ``transaction`` differs."""

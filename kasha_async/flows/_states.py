@@ -65,6 +65,9 @@ class FlowState(enum.StrEnum):
 
 
 S = FlowState
+#: A bare status or flow state, as opposed to a :class:`StatusStamp`. Built once: the
+#: union in an ``isinstance`` call would be built again on every comparison.
+_BARE_STATUS = TransactionStatus | FlowState
 TERMINAL: frozenset[FlowState] = frozenset(
     {S.COMPLETED, S.DECLINED, S.ERROR, S.EXPIRED, S.REFUNDED}
 )
@@ -207,20 +210,16 @@ def is_older(
 
 
 def _status_of(item: StatusStamp | TransactionStatus | FlowState) -> TransactionStatus | FlowState:
-    return item if isinstance(item, TransactionStatus | FlowState) else item.status
+    return item if isinstance(item, _BARE_STATUS) else item.status
 
 
 def _updated_at(item: StatusStamp | TransactionStatus | FlowState) -> datetime | None:
-    return None if isinstance(item, TransactionStatus | FlowState) else item.updated_at
+    return None if isinstance(item, _BARE_STATUS) else item.updated_at
 
 
 def state_for_status(status: TransactionStatus, kind: FlowKind) -> FlowState | None:
     """The flow state a server status means; ``None`` for an unknown status (keep the state)."""
-    if status is TransactionStatus.PENDING:
-        return S.PENDING_APPROVAL if kind is FlowKind.PAYOUT else S.SUBMITTED
-    if status is TransactionStatus.CREATED:
-        return S.CREATED
-    return _BY_STATUS.get(status)
+    return _STATE_OF[kind].get(status)
 
 
 _BY_STATUS: Mapping[TransactionStatus, FlowState] = MappingProxyType(
@@ -231,6 +230,19 @@ _BY_STATUS: Mapping[TransactionStatus, FlowState] = MappingProxyType(
         TransactionStatus.ERROR: S.ERROR,
         TransactionStatus.EXPIRED: S.EXPIRED,
         TransactionStatus.REFUNDED: S.REFUNDED,
+    }
+)
+#: The status table per flow kind, built once: applying a status is one lookup.
+#: PENDING means a payment is submitted and a payout waits for approval.
+_STATE_OF: Mapping[FlowKind, Mapping[TransactionStatus, FlowState]] = MappingProxyType(
+    {
+        kind: MappingProxyType(
+            {TransactionStatus.CREATED: S.CREATED, TransactionStatus.PENDING: pending, **_BY_STATUS}
+        )
+        for kind, pending in [
+            (FlowKind.PAYMENT, S.SUBMITTED),
+            (FlowKind.PAYOUT, S.PENDING_APPROVAL),
+        ]
     }
 )
 
