@@ -23,7 +23,9 @@ this module decides *what the evidence means*. It does no I/O.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -92,14 +94,19 @@ def check_answer(
     (``130.0 == 130.00``), currencies and methods without regard to case or
     surrounding spaces.
     """
-    pairs: tuple[tuple[str, object, object], ...] = (
-        ("transaction_id", sent.transaction_id, transaction_id),
-        ("amount", sent.amount, amount),
-        ("currency", _upper(sent.currency), _upper(currency)),
-        ("method", _folded(sent.method), _folded(method)),
+    # Each field with how it is normalised, which is done only when both sides know it.
+    pairs: tuple[tuple[str, Any, Any, Callable[[Any], object] | None], ...] = (
+        ("transaction_id", sent.transaction_id, transaction_id, None),
+        ("amount", sent.amount, amount, None),
+        ("currency", sent.currency, currency, _upper),
+        ("method", sent.method, method, _folded),
     )
-    for field, expected, actual in pairs:
-        if expected is not None and actual is not None and expected != actual:
+    for field, expected, actual, normalised in pairs:
+        if expected is None or actual is None:
+            continue
+        if normalised is not None:
+            expected, actual = normalised(expected), normalised(actual)
+        if expected != actual:
             raise AnswerMismatchError(
                 f"the answer shows {field} {actual!s:.80} but the request carried "
                 f"{expected!s:.80}: not treated as success; check the transaction "
@@ -111,12 +118,12 @@ def check_answer(
             )
 
 
-def _upper(text: str | None) -> str | None:
-    return text.strip().upper() if text is not None else None
+def _upper(text: str) -> str:
+    return text.strip().upper()
 
 
-def _folded(text: str | None) -> str | None:
-    return text.strip().casefold() if text is not None else None
+def _folded(text: str) -> str:
+    return text.strip().casefold()
 
 
 def of_error(exc: BaseException, safety: Safety, *, after_unknown: bool = False) -> Outcome:
