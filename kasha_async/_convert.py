@@ -126,10 +126,15 @@ def _structure_code(value: Any, _: type) -> KashaErrorCode:
     return KashaErrorCode(_structure_int(value, int))
 
 
+#: Known statuses by wire value: a dict lookup where the Enum call costs ~1.5 us.
+_STATUSES = {status.value: status for status in TransactionStatus}
+
+
 def _structure_status(value: Any, _: type) -> TransactionStatus:
     if type(value) is not str:
         raise TypeError(f"expected a status string, got {type(value).__name__}")
-    return TransactionStatus(value)
+    known = _STATUSES.get(value)
+    return TransactionStatus(value) if known is None else known  # the call keeps unknowns
 
 
 def _decimal_to_json(value: Decimal) -> orjson.Fragment:
