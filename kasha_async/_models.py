@@ -321,7 +321,11 @@ class SubmitRequest:
     session_id: str
     payment_option_id: str
     option_id: str | None = None
-    extra_data: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    #: Copied: the values masked in any error excerpt are the ones sent, whatever the caller
+    #: does to its own mapping while the call is in flight.
+    extra_data: Mapping[str, Any] | None = attrs.field(
+        default=None, repr=False, converter=attrs.converters.optional(dict)
+    )
 
 
 @attrs.frozen(kw_only=True, slots=True)

@@ -313,3 +313,11 @@ def test_final_statuses(status: str, final: bool) -> None:
     """Final statuses are COMPLETED, DECLINED, ERROR, REFUNDED and EXPIRED."""
     assert TransactionStatus(status).is_final is final
     assert Transaction(id="t", status=TransactionStatus(status)).is_final is final
+
+
+def test_submit_request_keeps_its_own_copy_of_extra_data() -> None:
+    """A caller changing its mapping after building the request changes neither send nor mask."""
+    typed = {"cardnum": "4111111111111111"}
+    request = SubmitRequest(session_id="s", payment_option_id="o", extra_data=typed)
+    typed["cardnum"] = "0000"
+    assert request.extra_data == {"cardnum": "4111111111111111"}
