@@ -310,6 +310,11 @@ class SuboptionsRequest:
     payment_option_id: str
 
 
+def _own_copy(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A request's own copy of a mapping the caller passed (``None`` stays ``None``)."""
+    return None if value is None else dict(value)
+
+
 @attrs.frozen(kw_only=True, slots=True)
 class SubmitRequest:
     """``POST /v2/payment``, ``/v2/payout`` and ``/v2/hybrid-payment``: use the session.
@@ -324,7 +329,7 @@ class SubmitRequest:
     #: Copied: the values masked in any error excerpt are the ones sent, whatever the caller
     #: does to its own mapping while the call is in flight.
     extra_data: Mapping[str, Any] | None = attrs.field(
-        default=None, repr=False, converter=attrs.converters.optional(dict)
+        default=None, repr=False, converter=_own_copy
     )
 
 
