@@ -287,6 +287,14 @@ def _is(kind: Any) -> Callable[[Any], bool]:
     return lambda candidate: bool(candidate == kind)
 
 
+def _optional_inner(kind: Any) -> Any:
+    """``X`` of an ``X | None`` field type, or None for any other type."""
+    args = get_args(kind)
+    if len(args) == 2 and NoneType in args:
+        return args[0] if args[1] is NoneType else args[1]
+    return None
+
+
 def _resolve_field_hooks(cls: type) -> None:
     """Give ``X | None`` and ``tuple[X, ...]`` fields a hook bound to ``X``'s hook, once.
 
@@ -299,8 +307,8 @@ def _resolve_field_hooks(cls: type) -> None:
         kind = field.type
         current = _converter.get_structure_hook(kind)
         args = get_args(kind)
-        if current == _converter._structure_optional and len(args) == 2:
-            inner = args[0] if args[1] is NoneType else args[1]
+        inner = _optional_inner(kind)
+        if current == _converter._structure_optional and inner is not None:
             hook = _optional_hook(inner, _converter.get_structure_hook(inner))
         elif current == _converter._structure_tuple and len(args) == 2 and args[1] is Ellipsis:
             if args[0] is Any:
@@ -353,11 +361,9 @@ def _write_optional_scalars_as_is(cls: type) -> None:
     the generated hook reads the attribute without a call.
     """
     for field in attrs.fields(cls):
-        args = get_args(field.type)
-        if len(args) == 2 and NoneType in args:
-            inner = args[0] if args[1] is NoneType else args[1]
-            if _converter.get_unstructure_hook(inner) is identity:
-                _converter.register_unstructure_hook(field.type, identity)
+        inner = _optional_inner(field.type)
+        if inner is not None and _converter.get_unstructure_hook(inner) is identity:
+            _converter.register_unstructure_hook(field.type, identity)
 
 
 def _register(cls: type) -> None:
