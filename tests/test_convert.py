@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -283,6 +284,20 @@ def test_dumps_writes_money_digits_exactly(amount: str) -> None:
     )
     encoded = dumps(to_wire(request))
     assert b'"amount":' + format(Decimal(amount), "f").encode() + b"," in encoded
+
+
+def test_dumps_body_holds_no_more_memory_than_its_bytes() -> None:
+    """An encoded body is right-sized: 1,000 small bodies in flight hold well under 1 MB."""
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        bodies = [dumps({"sessionId": f"s{i}", "paymentOptionId": "d_316"}) for i in range(1000)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert bodies[7] == b'{"sessionId":"s7","paymentOptionId":"d_316"}'
+    # 1,000 x ~80 bytes of object plus the list; orjson's own buffers would be 4 MB.
+    assert held - before < 200_000
 
 
 def test_to_plain_money_is_an_exact_string() -> None:
