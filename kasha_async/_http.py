@@ -325,7 +325,6 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("Content-Type",),
             )
         return self._session
 

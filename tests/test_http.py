@@ -416,6 +416,30 @@ async def test_real_request_headers_and_signature() -> None:
     assert refund.id == "feb6a715-9f7c-49d4-b6f7-10c59d18a194"
 
 
+async def test_each_request_carries_exactly_its_own_content_type() -> None:
+    """A GET sends no Content-Type; a JSON or multipart POST sends its own, once, no default."""
+    seen: dict[str, list[str]] = {}
+
+    def recording(sample: str) -> Handler:
+        async def record(request: web.Request) -> web.Response:
+            seen[request.path] = request.headers.getall("Content-Type", [])
+            await request.read()
+            return web.Response(body=sample_bytes(sample))
+
+        return record
+
+    routes: dict[tuple[str, str], Handler] = {
+        ("GET", "/v2/transactions/t-1"): recording("transaction"),
+        ("POST", "/v2/payment-suboptions"): recording("payment-suboptions"),
+    }
+    async with serve(routes) as url, client_for(url) as kasha:
+        await kasha.transactions.get("t-1")
+        await kasha.payments.suboptions(session_id="s", payment_option_id="po", multipart=True)
+    assert seen["/v2/transactions/t-1"] == []
+    [multipart] = seen["/v2/payment-suboptions"]
+    assert multipart.startswith("multipart/form-data; boundary=kasha-")
+
+
 # --- hostile servers and the exception chain -------------------------------------------------
 
 _API_KEY = "kasha-live-key-0123456789"
