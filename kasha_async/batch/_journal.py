@@ -447,22 +447,21 @@ class SQLiteJournal:
         return batch
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for work, future in batch:
-                results.append((future, *self._run_job(conn, work)))
+            results = [self._run_job(conn, work) for work, _ in batch]
             conn.execute("COMMIT")
             self.stats.commits += 1
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            results = [(future, None, exc) for _, future in batch]
-        for future, value, error in results:
-            self._resolve(future, value, error)
+            results = [(None, exc)] * len(batch)
+        self._resolve([future for _, future in batch], results)
 
     @staticmethod
-    def _run_job(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _run_job(
+        conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]
+    ) -> tuple[Any, BaseException | None]:
         conn.execute("SAVEPOINT job")
         try:
             value = work(conn)
@@ -474,22 +473,23 @@ class SQLiteJournal:
         return value, None
 
     def _resolve(
-        self, future: asyncio.Future[Any], value: Any, error: BaseException | None
+        self,
+        futures: list[asyncio.Future[Any]],
+        results: list[tuple[Any, BaseException | None]],
     ) -> None:
-        if isinstance(error, sqlite3.Error | OSError):  # full disk, read-only file, I/O error
-            error = journal_error(self.path, error)
-
-        def settle() -> None:
-            if future.done():
-                return
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
-
+        """Settle a whole batch's futures in one loop callback: one wake-up of the loop."""
+        outcomes = [
+            (future, value, self._error(error))
+            for future, (value, error) in zip(futures, results, strict=True)
+        ]
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self._loop.call_soon_threadsafe(settle)
+            self._loop.call_soon_threadsafe(_settle, outcomes)
+
+    def _error(self, error: BaseException | None) -> BaseException | None:
+        if isinstance(error, sqlite3.Error | OSError):  # full disk, read-only file, I/O error
+            return journal_error(self.path, error)
+        return error
 
     async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None or self._loop is None:
@@ -549,6 +549,17 @@ class SQLiteJournal:
             if len(page) < _PAGE:
                 return
             after = page[-1].seq
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """Give each waiting future its value or error (on the loop, from the writer thread)."""
+    for future, value, error in outcomes:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
 
 
 def _page(conn: sqlite3.Connection, after: int, states: list[str] | None) -> list[JournalRecord]:
