@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
 
@@ -269,7 +269,11 @@ class JournalStats:
     commits: int = 0
 
 
-_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+#: What one job asks of the writer: work that may take several statements (run under a
+#: savepoint, so its failure undoes only itself), or the row of a ``put``: one statement,
+#: which SQLite already undoes by itself when it fails.
+_Work = Callable[[sqlite3.Connection], Any] | tuple[Any, ...]
+_Job = tuple[_Work, "asyncio.Future[Any]"]
 
 
 def private_file(path: Path) -> int:
@@ -459,9 +463,15 @@ class SQLiteJournal:
         self._resolve([future for _, future in batch], results)
 
     @staticmethod
-    def _run_job(
-        conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]
-    ) -> tuple[Any, BaseException | None]:
+    def _run_job(conn: sqlite3.Connection, work: _Work) -> tuple[Any, BaseException | None]:
+        if isinstance(work, tuple):
+            try:
+                conn.execute(_UPSERT, work)
+            except (sqlite3.Error, ValueError) as exc:
+                if not conn.in_transaction:  # SQLite ended the transaction (full disk, I/O)
+                    raise
+                return None, exc
+            return None, None
         conn.execute("SAVEPOINT job")
         try:
             value = work(conn)
@@ -491,10 +501,14 @@ class SQLiteJournal:
             return journal_error(self.path, error)
         return error
 
-    async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    @overload
+    async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T: ...
+    @overload
+    async def _submit(self, work: tuple[Any, ...]) -> None: ...
+    async def _submit(self, work: _Work) -> Any:
         if self._thread is None or self._loop is None:
             raise RuntimeError(f"{self!r} is not open")
-        future: asyncio.Future[T] = self._loop.create_future()
+        future: asyncio.Future[Any] = self._loop.create_future()
         self._jobs.put((work, future))
         return await future
 
@@ -519,7 +533,7 @@ class SQLiteJournal:
         """Store ``record``; returns once the commit that carries it is done."""
         row = _to_row(record)
         self.stats.writes += 1
-        await self._submit(lambda conn: conn.execute(_UPSERT, row))
+        await self._submit(row)
 
     async def get(self, reference: str) -> JournalRecord | None:
         """The record of ``reference``, if any."""
