@@ -32,6 +32,7 @@ import contextlib
 import enum
 import fcntl
 import functools
+import operator
 import os
 import queue
 import sqlite3
@@ -220,17 +221,27 @@ class ClaimingJournal(Journal, Protocol):
         """Unfinished items some worker will still work on (held and stuck ones excluded)."""
 
 
+#: The fields SQLite keeps as text: how each is read back (the other columns are stored as is).
+_AS_TEXT: Mapping[str, Callable[[str], Any]] = MappingProxyType(
+    {"amount": Decimal, "state": ItemState, "reported_amount": Decimal}
+)
+_values = operator.attrgetter(*_COLUMNS)
+_TEXT_AT = tuple(_COLUMNS.index(name) for name in _AS_TEXT)
+
+
 def _to_row(record: JournalRecord) -> tuple[Any, ...]:
-    values = attrs.astuple(record, recurse=False)
-    return tuple(str(v) if isinstance(v, Decimal | ItemState) else v for v in values)
+    row = list(_values(record))
+    for at in _TEXT_AT:
+        if row[at] is not None:
+            row[at] = str(row[at])
+    return tuple(row)
 
 
 def _from_row(row: Sequence[Any]) -> JournalRecord:
     fields = dict(zip(_COLUMNS, row, strict=True))
-    fields["amount"] = Decimal(fields["amount"])
-    if fields["reported_amount"] is not None:
-        fields["reported_amount"] = Decimal(fields["reported_amount"])
-    fields["state"] = ItemState(fields["state"])
+    for name, kind in _AS_TEXT.items():
+        if fields[name] is not None:
+            fields[name] = kind(fields[name])
     return JournalRecord(**fields)
 
 
@@ -520,7 +531,8 @@ class SQLiteJournal:
         refs = [r.reference for r in records]
 
         def work(conn: sqlite3.Connection) -> list[JournalRecord]:
-            conn.executemany(_INSERT_NEW, rows)
+            if conn.executemany(_INSERT_NEW, rows).rowcount == len(rows):
+                return list(records)  # all new: what is stored is what was given
             marks = ", ".join("?" * len(refs))
             found = conn.execute(f"{_SELECT} WHERE reference IN ({marks})", refs).fetchall()
             by_ref = {row[0]: _from_row(row) for row in found}
