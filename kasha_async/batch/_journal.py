@@ -32,6 +32,7 @@ import contextlib
 import enum
 import fcntl
 import functools
+import operator
 import os
 import queue
 import sqlite3
@@ -40,7 +41,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
 
@@ -220,17 +221,27 @@ class ClaimingJournal(Journal, Protocol):
         """Unfinished items some worker will still work on (held and stuck ones excluded)."""
 
 
+#: The fields SQLite keeps as text: how each is read back (the other columns are stored as is).
+_AS_TEXT: Mapping[str, Callable[[str], Any]] = MappingProxyType(
+    {"amount": Decimal, "state": ItemState, "reported_amount": Decimal}
+)
+_values = operator.attrgetter(*_COLUMNS)
+_TEXT_AT = tuple(_COLUMNS.index(name) for name in _AS_TEXT)
+
+
 def _to_row(record: JournalRecord) -> tuple[Any, ...]:
-    values = attrs.astuple(record, recurse=False)
-    return tuple(str(v) if isinstance(v, Decimal | ItemState) else v for v in values)
+    row = list(_values(record))
+    for at in _TEXT_AT:
+        if row[at] is not None:
+            row[at] = str(row[at])
+    return tuple(row)
 
 
 def _from_row(row: Sequence[Any]) -> JournalRecord:
     fields = dict(zip(_COLUMNS, row, strict=True))
-    fields["amount"] = Decimal(fields["amount"])
-    if fields["reported_amount"] is not None:
-        fields["reported_amount"] = Decimal(fields["reported_amount"])
-    fields["state"] = ItemState(fields["state"])
+    for name, kind in _AS_TEXT.items():
+        if fields[name] is not None:
+            fields[name] = kind(fields[name])
     return JournalRecord(**fields)
 
 
@@ -254,11 +265,13 @@ ALTER TABLE items ADD COLUMN reported_currency TEXT;
 PRAGMA user_version = 2;
 """
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
-_UPSERT = (
-    f"INSERT OR REPLACE INTO items ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+_INSERT = f"INTO items ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+#: A record's row written in place (cheaper than ``INSERT OR REPLACE``, which deletes the
+#: old row and inserts a new one, rewriting both indexes).
+_UPSERT = f"INSERT {_INSERT} ON CONFLICT (reference) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in _COLUMNS[1:]
 )
-_INSERT_NEW = _UPSERT.replace("OR REPLACE", "OR IGNORE")
+_INSERT_NEW = f"INSERT OR IGNORE {_INSERT}"
 
 
 @attrs.define
@@ -269,7 +282,13 @@ class JournalStats:
     commits: int = 0
 
 
-_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+#: What one job asks of the writer: work that may take several statements (run under a
+#: savepoint, so its failure undoes only itself), or the row of a ``put``: one statement,
+#: which SQLite already undoes by itself when it fails.
+_Work = Callable[[sqlite3.Connection], Any] | tuple[Any, ...]
+_Job = tuple[_Work, "asyncio.Future[Any]"]
+#: A job's future and what it gets: a value, or an error.
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 def private_file(path: Path) -> int:
@@ -424,8 +443,9 @@ class SQLiteJournal:
             return
         ready.put(None)
         try:
+            cursor = conn.cursor()  # one for every put: a cursor per statement costs 1.5 us
             while (batch := self._next_batch()) is not None:
-                self._run_batch(conn, batch)
+                self._run_batch(cursor, batch)
         finally:
             conn.close()
 
@@ -446,23 +466,35 @@ class SQLiteJournal:
             batch.append(job)
         return batch
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+    def _run_batch(self, cursor: sqlite3.Cursor, batch: list[_Job]) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for work, future in batch:
-                results.append((future, *self._run_job(conn, work)))
-            conn.execute("COMMIT")
+            cursor.execute("BEGIN IMMEDIATE")
+            outcomes = [(future, *self._run_job(cursor, work)) for work, future in batch]
+            cursor.execute("COMMIT")
             self.stats.commits += 1
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            results = [(future, None, exc) for _, future in batch]
-        for future, value, error in results:
-            self._resolve(future, value, error)
+            if cursor.connection.in_transaction:
+                cursor.execute("ROLLBACK")
+            outcomes = [(future, None, exc) for _, future in batch]
+        self._resolve(outcomes)
 
     @staticmethod
-    def _run_job(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _run_job(cursor: sqlite3.Cursor, work: _Work) -> tuple[Any, BaseException | None]:
+        """Run one job inside the batch's transaction; its value, or the error that undid it.
+
+        A failed job undoes only itself: a put is one statement (SQLite undoes a failed
+        statement), anything else runs under a savepoint. An error that ended the whole
+        transaction (full disk, I/O error) is raised, failing the batch.
+        """
+        conn = cursor.connection
+        if isinstance(work, tuple):
+            try:
+                cursor.execute(_UPSERT, work)
+            except (sqlite3.Error, ValueError) as exc:
+                if not conn.in_transaction:
+                    raise
+                return None, exc
+            return None, None
         conn.execute("SAVEPOINT job")
         try:
             value = work(conn)
@@ -473,28 +505,26 @@ class SQLiteJournal:
         conn.execute("RELEASE job")
         return value, None
 
-    def _resolve(
-        self, future: asyncio.Future[Any], value: Any, error: BaseException | None
-    ) -> None:
-        if isinstance(error, sqlite3.Error | OSError):  # full disk, read-only file, I/O error
-            error = journal_error(self.path, error)
-
-        def settle() -> None:
-            if future.done():
-                return
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
-
+    def _resolve(self, outcomes: list[_Outcome]) -> None:
+        """Settle a whole batch's futures in one loop callback: one wake-up of the loop."""
+        outcomes = [(future, value, self._error(error)) for future, value, error in outcomes]
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self._loop.call_soon_threadsafe(settle)
+            self._loop.call_soon_threadsafe(_settle, outcomes)
 
-    async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _error(self, error: BaseException | None) -> BaseException | None:
+        if isinstance(error, sqlite3.Error | OSError):  # full disk, read-only file, I/O error
+            return journal_error(self.path, error)
+        return error
+
+    @overload
+    async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T: ...
+    @overload
+    async def _submit(self, work: tuple[Any, ...]) -> None: ...
+    async def _submit(self, work: _Work) -> Any:
         if self._thread is None or self._loop is None:
             raise RuntimeError(f"{self!r} is not open")
-        future: asyncio.Future[T] = self._loop.create_future()
+        future: asyncio.Future[Any] = self._loop.create_future()
         self._jobs.put((work, future))
         return await future
 
@@ -506,7 +536,8 @@ class SQLiteJournal:
         refs = [r.reference for r in records]
 
         def work(conn: sqlite3.Connection) -> list[JournalRecord]:
-            conn.executemany(_INSERT_NEW, rows)
+            if conn.executemany(_INSERT_NEW, rows).rowcount == len(rows):
+                return list(records)  # all new: what is stored is what was given
             marks = ", ".join("?" * len(refs))
             found = conn.execute(f"{_SELECT} WHERE reference IN ({marks})", refs).fetchall()
             by_ref = {row[0]: _from_row(row) for row in found}
@@ -519,7 +550,7 @@ class SQLiteJournal:
         """Store ``record``; returns once the commit that carries it is done."""
         row = _to_row(record)
         self.stats.writes += 1
-        await self._submit(lambda conn: conn.execute(_UPSERT, row))
+        await self._submit(row)
 
     async def get(self, reference: str) -> JournalRecord | None:
         """The record of ``reference``, if any."""
@@ -549,6 +580,17 @@ class SQLiteJournal:
             if len(page) < _PAGE:
                 return
             after = page[-1].seq
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Give each waiting future its value or error (on the loop, from the writer thread)."""
+    for future, value, error in outcomes:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
 
 
 def _page(conn: sqlite3.Connection, after: int, states: list[str] | None) -> list[JournalRecord]:
