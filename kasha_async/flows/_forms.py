@@ -101,13 +101,17 @@ def validate_extra_data(inputs: Iterable[FormInput], extra_data: Mapping[str, An
 def form_inputs(
     option: PaymentOption, suboptions: Suboptions | None, option_id: str | None
 ) -> list[FormInput]:
-    """The inputs a create with ``option_id`` fills: the option's, the suboptions' and its own."""
+    """The inputs a create with ``option_id`` fills: the option's, the suboptions' and its own.
+
+    Each once: a payout answer's inputs sit inside its one option and are also its
+    ``form_inputs`` (``_convert`` lifts them), so the chosen option's own repeat them.
+    """
     inputs = list(option.extra_data)
     if suboptions is not None:
         inputs += suboptions.form_inputs
         for sub in suboptions.options:
             if sub.id == option_id:
-                inputs += sub.form_inputs
+                inputs += [field for field in sub.form_inputs if field not in inputs]
     return inputs
 
 

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from kasha_async import FormInput, FormValidations, InvalidRequestError
-from kasha_async.flows._forms import form_problems, validate_extra_data
+from kasha_async import FormInput, FormValidations, InvalidRequestError, _convert
+from kasha_async._models import PaymentOption, Suboptions
+from kasha_async.flows._forms import form_inputs, form_problems, validate_extra_data
+from tests.fixtures import sample
 
 INPUTS = (
     FormInput(
@@ -66,3 +68,12 @@ def test_form_rules_and_status_rank_import_without_aiohttp_web() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_payout_inputs_inside_the_option_are_checked_once() -> None:
+    """A payout's inputs (inside its one option, lifted to the answer) each give one problem."""
+    subs = _convert.parse(Suboptions, sample("payout-suboptions"))
+    option = PaymentOption(payment_option_id=subs.payment_option_id, name="Bank transfer")
+    inputs = form_inputs(option, subs, subs.options[0].id)
+    assert [field.name for field in inputs] == ["name", "phone"]
+    assert [p.split(":")[0] for p in form_problems(inputs, {})] == ["name (Beneficiary's name)"]
