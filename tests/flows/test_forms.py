@@ -73,7 +73,7 @@ def test_form_rules_and_status_rank_import_without_aiohttp_web() -> None:
 def test_payout_inputs_inside_the_option_are_checked_once() -> None:
     """A payout's inputs (inside its one option, lifted to the answer) each give one problem."""
     subs = _convert.parse(Suboptions, sample("payout-suboptions"))
-    option = PaymentOption(payment_option_id=subs.payment_option_id, name="Bank transfer")
+    option = PaymentOption(payment_option_id="d_316", name="Bank transfer")
     inputs = form_inputs(option, subs, subs.options[0].id)
     assert [field.name for field in inputs] == ["name", "phone"]
     assert [p.split(":")[0] for p in form_problems(inputs, {})] == ["name (Beneficiary's name)"]
