@@ -124,3 +124,23 @@ async def test_a_record_reads_back_as_it_was_put(journal: SQLiteJournal) -> None
     await journal.put(record)
     assert await journal.get("a") == record
     assert [r async for r in journal.scan()] == [record]
+
+
+async def test_a_records_none_fields_are_stored_as_sql_null(
+    journal: SQLiteJournal, tmp_path: Path
+) -> None:
+    """The NULL adapter the journal registers stores None as NULL, read back as None."""
+    await journal.put(_record("r1", state=ItemState.CREATE_SENT, last_error=None))
+    assert await journal.get("r1") == _record("r1", state=ItemState.CREATE_SENT)
+    await journal.close()
+    with sqlite3.connect(tmp_path / "j.db") as conn:
+        kinds = conn.execute(
+            "SELECT typeof(last_error), typeof(session_id), typeof(flow) FROM items"
+        ).fetchone()
+    assert kinds == ("null", "null", "null")
+
+
+def test_the_null_adapter_binds_none_without_sqlites_failing_lookup() -> None:
+    """None has an adapter (the journal's, unless the application registered its own)."""
+    adapter = sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)]
+    assert adapter(None) is None
