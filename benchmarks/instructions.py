@@ -60,8 +60,8 @@ def _child(name: str, workload: str, flows: int, concurrency: int) -> None:
         server.stop(proc)
 
 
-def count(name: str, workload: str, flows: int, concurrency: int) -> int:
-    """Instructions the client process executes for one run (start-up included)."""
+def valgrind_instructions(argv: list[str]) -> int:
+    """Instructions the process ``python argv...`` executes (its children are not counted)."""
     result = subprocess.run(
         [
             "valgrind",
@@ -69,13 +69,7 @@ def count(name: str, workload: str, flows: int, concurrency: int) -> int:
             "--cache-sim=no",
             "--cachegrind-out-file=/dev/null",
             sys.executable,
-            "-m",
-            "benchmarks.instructions",
-            "--child",
-            name,
-            workload,
-            str(flows),
-            str(concurrency),
+            *argv,
         ],
         capture_output=True,
         text=True,
@@ -86,6 +80,18 @@ def count(name: str, workload: str, flows: int, concurrency: int) -> int:
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr[-2000:]}")
     return int(found.group(1).replace(",", ""))
+
+
+def need_valgrind(prog: str) -> None:
+    """Exit naming the package when valgrind is missing."""
+    if shutil.which("valgrind") is None:
+        sys.exit(f"{prog} needs valgrind: apt-get install valgrind")
+
+
+def count(name: str, workload: str, flows: int, concurrency: int) -> int:
+    """Instructions the client process executes for one run (start-up included)."""
+    child = ["-m", "benchmarks.instructions", "--child", name, workload]
+    return valgrind_instructions([*child, str(flows), str(concurrency)])
 
 
 def per_flow(name: str, workload: str, flows: int, concurrency: int) -> float:
@@ -108,8 +114,7 @@ def main() -> None:
         name, workload, flows, concurrency = args.child
         _child(name, workload, int(flows), int(concurrency))
         return
-    if shutil.which("valgrind") is None:
-        sys.exit("benchmarks.instructions needs valgrind: apt-get install valgrind")
+    need_valgrind("benchmarks.instructions")
     for workload in args.workloads.split(","):
         figures = {
             name: per_flow(name, workload, args.flows, args.concurrency)

@@ -42,3 +42,27 @@ def test_quick_run_writes_every_contender_and_the_machine_load(tmp_path: Path) -
     assert len(results["machine"]["load"]["loadavg_1_5_15"]) == 3
     assert "| client ÷ tuned |" in done.stdout
     assert "load average" in done.stdout
+
+
+def test_batch_bench_pairs_each_rounds_journals_and_reports_their_median_ratio(
+    tmp_path: Path,
+) -> None:
+    """``benchmarks.batch_bench`` writes every round's sqlite ÷ memory ratio and their median."""
+    out = tmp_path / "batch.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.batch_bench", "20", "5", "2", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    results = json.loads(out.read_text())
+    for figures in results["loops"].values():
+        rates = figures["rates"]
+        assert len(rates["memory"]) == len(rates["sqlite"]) == 2
+        pairs = zip(rates["memory"], rates["sqlite"], strict=True)
+        assert figures["round_ratios"] == [sqlite / memory for memory, sqlite in pairs]
+        low, high = figures["journal_ratio_spread"]
+        assert low <= figures["journal_ratio"] <= high
+    assert "journal on ÷ off" in done.stdout
